@@ -1,0 +1,157 @@
+package order
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+)
+
+// FieldError names one problem with one field of an order, in the JSON
+// pointer-like dotted form the API reports (for example "lines[2].course_id").
+type FieldError struct {
+	Field  string `json:"field"`
+	Detail string `json:"detail"`
+}
+
+// ValidationError lists every problem found with an order.
+type ValidationError struct {
+	Errors []FieldError
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Errors))
+	for i, fe := range e.Errors {
+		parts[i] = fe.Field + ": " + fe.Detail
+	}
+	return "invalid order: " + strings.Join(parts, "; ")
+}
+
+var (
+	numberPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$`)
+	lineIDPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{2,150}$`)
+	// Course run keys: course-v1:Org+Course+Run (current) or Org/Course/Run (old).
+	courseRunPattern = regexp.MustCompile(`^(course-v1:[A-Za-z0-9_.~-]+\+[A-Za-z0-9_.~-]+\+[A-Za-z0-9_.~-]+|[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+)$`)
+	// Course (not run) keys for entitlements: Org+Course.
+	courseKeyPattern = regexp.MustCompile(`^[A-Za-z0-9_.~-]+\+[A-Za-z0-9_.~-]+$`)
+	uuidPattern      = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+)
+
+// Modes are the LMS course mode slugs an order line may ask for.
+var Modes = []string{"audit", "honor", "verified", "professional", "no-id-professional", "credit", "masters", "executive-education"}
+
+// MaxLines bounds the lines of one order; larger orders are split by the
+// workflow, but nothing legitimate is larger than this.
+const MaxLines = 20000
+
+// IsCourseRunKey reports whether s is a well-formed course run key.
+func IsCourseRunKey(s string) bool { return courseRunPattern.MatchString(s) }
+
+// IsMode reports whether s is a known course mode slug.
+func IsMode(s string) bool {
+	for _, m := range Modes {
+		if m == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Validate checks the order's shape. mapped reports whether a product type
+// has a fulfillment module configured; nil accepts every product type. The
+// returned error is a *ValidationError listing every problem, or nil.
+func (o Order) Validate(mapped func(productType string) bool) error {
+	var errs []FieldError
+	add := func(field, format string, args ...any) {
+		errs = append(errs, FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
+	}
+	if o.Number == "" {
+		add("number", "is required")
+	} else if !numberPattern.MatchString(o.Number) {
+		add("number", "must be 1-128 letters, digits or ._:+- and start with a letter or digit")
+	}
+	if o.User.Username == "" && o.User.Email == "" {
+		add("user", "needs a username or an email")
+	}
+	if o.User.Username != "" && !usernamePattern.MatchString(o.User.Username) {
+		add("user.username", "is not a valid LMS username")
+	}
+	if o.User.Email != "" {
+		if a, err := mail.ParseAddress(o.User.Email); err != nil || a.Address != o.User.Email {
+			add("user.email", "is not a valid email address")
+		}
+	}
+	if o.PlacedAt.IsZero() {
+		add("placed_at", "is required (RFC 3339 time)")
+	}
+	switch {
+	case len(o.Lines) == 0:
+		add("lines", "an order needs at least one line")
+	case len(o.Lines) > MaxLines:
+		add("lines", "at most %d lines per order", MaxLines)
+	}
+	seen := make(map[string]bool, len(o.Lines))
+	for i, l := range o.Lines {
+		p := fmt.Sprintf("lines[%d]", i)
+		switch {
+		case l.ID == "":
+			add(p+".id", "is required")
+		case !lineIDPattern.MatchString(l.ID):
+			add(p+".id", "must be 1-64 letters, digits or ._-")
+		case seen[l.ID]:
+			add(p+".id", "duplicate line id %q", l.ID)
+		}
+		seen[l.ID] = true
+		if l.ProductType == "" {
+			add(p+".product_type", "is required")
+			continue
+		}
+		if mapped != nil && !mapped(l.ProductType) {
+			add(p+".product_type", "no fulfillment module is configured for product type %q", l.ProductType)
+			continue
+		}
+		errs = append(errs, validateLineFields(p, l)...)
+	}
+	if len(errs) > 0 {
+		return &ValidationError{Errors: errs}
+	}
+	return nil
+}
+
+// validateLineFields checks the fields the built-in product types need.
+// Product types it does not know are left to their modules.
+func validateLineFields(p string, l Line) []FieldError {
+	var errs []FieldError
+	add := func(field, detail string) { errs = append(errs, FieldError{Field: p + "." + field, Detail: detail}) }
+	switch l.ProductType {
+	case ProductSeat, ProductUpgrade:
+		if l.CourseID == "" {
+			add("course_id", "is required")
+		} else if !IsCourseRunKey(l.CourseID) {
+			add("course_id", "is not a course run key (course-v1:Org+Course+Run)")
+		}
+		if l.Mode == "" {
+			add("mode", "is required")
+		} else if !IsMode(l.Mode) {
+			add("mode", "is not a known course mode ("+strings.Join(Modes, ", ")+")")
+		}
+	case ProductEntitlement:
+		switch {
+		case l.CourseUUID != "":
+			if !uuidPattern.MatchString(l.CourseUUID) {
+				add("course_uuid", "is not a UUID")
+			}
+		case l.CourseID != "":
+			if !courseKeyPattern.MatchString(l.CourseID) && !IsCourseRunKey(l.CourseID) {
+				add("course_id", "is not a course key (Org+Course)")
+			}
+		default:
+			add("course_uuid", "an entitlement needs course_uuid or course_id")
+		}
+		if l.Mode != "" && !IsMode(l.Mode) {
+			add("mode", "is not a known course mode")
+		}
+	}
+	return errs
+}

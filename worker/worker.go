@@ -1,0 +1,114 @@
+// Package worker runs the fulfillment worker: it registers the workflows and
+// line activities on the fulfillment task queue, and prepares the namespace
+// (search attributes, retention) the same way against an embedded dev server
+// and a production cluster.
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"go.uber.org/zap"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/workflows"
+)
+
+// SearchAttributes returns the custom search attributes fulfillment needs.
+// None holds personal data: search attributes are never encrypted.
+func SearchAttributes() map[string]enumspb.IndexedValueType {
+	return map[string]enumspb.IndexedValueType{
+		workflows.SearchAttrOrderNumber: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrOrderStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		workflows.SearchAttrCourseIDs:   enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		workflows.SearchAttrFailedLines: enumspb.INDEXED_VALUE_TYPE_INT,
+	}
+}
+
+// Options configures a worker.
+type Options struct {
+	// MaxConcurrentActivities caps line activities running at once on this
+	// worker (0 = SDK default).
+	MaxConcurrentActivities int
+	// MaxConcurrentWorkflowTasks caps workflow tasks at once (0 = default).
+	MaxConcurrentWorkflowTasks int
+}
+
+// New returns a worker for the fulfillment task queue with every workflow and
+// the line activities registered. Start it with Run or Start.
+func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
+	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
+		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
+	})
+	Register(w, acts)
+	return w
+}
+
+// Register registers the fulfillment workflows and, when acts is not nil,
+// the line activities.
+func Register(r interface {
+	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
+}, acts *activities.Activities) {
+	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.RevokeWorkflow, workflow.RegisterOptions{Name: "RevokeWorkflow"})
+	r.RegisterWorkflowWithOptions(workflows.LinesWorkflow, workflow.RegisterOptions{Name: "LinesWorkflow"})
+	if ar, ok := r.(interface{ RegisterActivity(a interface{}) }); ok && acts != nil {
+		ar.RegisterActivity(acts)
+	}
+}
+
+// PrepareNamespace registers the custom search attributes that are missing
+// and raises the namespace's retention to at least retention. It is safe to
+// run on every start, against any cluster.
+func PrepareNamespace(ctx context.Context, c client.Client, namespace string, retention time.Duration, log *zap.Logger) error {
+	existing, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes: %w", err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for name, typ := range SearchAttributes() {
+		have, ok := existing.GetCustomAttributes()[name]
+		switch {
+		case !ok:
+			missing[name] = typ
+		case have != typ:
+			return fmt.Errorf("search attribute %s exists with type %s, fulfillment needs %s", name, have, typ)
+		}
+	}
+	if len(missing) > 0 {
+		if _, err := c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
+			Namespace: namespace, SearchAttributes: missing,
+		}); err != nil {
+			return fmt.Errorf("add search attributes: %w", err)
+		}
+		log.Info("registered search attributes", zap.Int("count", len(missing)))
+	}
+	if retention <= 0 {
+		return nil
+	}
+	desc, err := c.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("describe namespace: %w", err)
+	}
+	if desc.GetConfig().GetWorkflowExecutionRetentionTtl().AsDuration() >= retention {
+		return nil
+	}
+	cfg := desc.GetConfig()
+	cfg.WorkflowExecutionRetentionTtl = durationpb.New(retention)
+	if _, err := c.WorkflowService().UpdateNamespace(ctx, &workflowservice.UpdateNamespaceRequest{
+		Namespace: namespace, Config: cfg,
+	}); err != nil {
+		return fmt.Errorf("raise namespace retention: %w", err)
+	}
+	log.Info("raised namespace retention", zap.Duration("retention", retention))
+	return nil
+}

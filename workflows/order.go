@@ -1,0 +1,587 @@
+// Package workflows holds the order workflow, the refund (revoke) workflow
+// and the batch workflow that splits large orders. The workflow history is
+// the order's status record: there is no other store of order state.
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursefulfill/fulfillment/modules"
+	"github.com/coursefulfill/fulfillment/order"
+)
+
+// Search attribute keys, typed.
+var (
+	saOrderNumber = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderNumber)
+	saOrderStatus = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderStatus)
+	saCourseIDs   = temporal.NewSearchAttributeKeyKeywordList(SearchAttrCourseIDs)
+	saFailedLines = temporal.NewSearchAttributeKeyInt64(SearchAttrFailedLines)
+)
+
+// maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.
+const maxCourseIDsAttr = 50
+
+// OrderCarry is the state an order workflow hands to its next run when its
+// history grows long (continue-as-new).
+type OrderCarry struct {
+	Lines    []LineStatus   `json:"lines"`
+	Refunds  []RefundStatus `json:"refunds"`
+	Deadline time.Time      `json:"deadline"`
+	Seq      int            `json:"seq"`
+}
+
+// Errors the update validators answer with; the API maps them to status codes.
+var (
+	ErrUnknownLines    = errors.New("unknown line")
+	ErrNothingToRetry  = errors.New("nothing to retry")
+	ErrAlreadyRefunded = errors.New("line already refunded")
+	ErrInvalidRequest  = errors.New("invalid request")
+	ErrOrderClosing    = errors.New("order is closing")
+)
+
+// orderRun is one run of an order workflow.
+type orderRun struct {
+	in       OrderInput
+	opts     Options
+	lines    []LineStatus
+	index    map[string]int
+	refunds  []RefundStatus
+	deadline time.Time
+	seq      int
+	// inFlight and cancels track lines whose fulfillment is queued or
+	// running, so a refund can stop and wait for them.
+	inFlight  map[string]bool
+	cancels   map[string]workflow.CancelFunc
+	active    int
+	closing   bool
+	published struct {
+		status string
+		failed int
+	}
+}
+
+// OrderWorkflow fulfills one order: one module call per line, in parallel up
+// to a cap, retried durably; failed lines wait for an operator's retry;
+// refunds run compensating RevokeWorkflows. It stays open for the refund
+// window and returns the final status document.
+func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
+	logger := workflow.GetLogger(ctx)
+	w := &orderRun{in: in, opts: in.Options.WithDefaults(), index: map[string]int{},
+		inFlight: map[string]bool{}, cancels: map[string]workflow.CancelFunc{}}
+	if in.Carry != nil {
+		w.lines = in.Carry.Lines
+		w.refunds = in.Carry.Refunds
+		w.deadline = in.Carry.Deadline
+		w.seq = in.Carry.Seq
+	} else {
+		w.deadline = workflow.Now(ctx).Add(w.opts.RefundWindow)
+		for _, l := range in.Order.Lines {
+			w.lines = append(w.lines, LineStatus{ID: l.ID, ProductType: l.ProductType, CourseID: l.CourseID, Mode: l.Mode, State: LinePending})
+		}
+	}
+	for i, l := range w.lines {
+		w.index[l.ID] = i
+	}
+
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (OrderStatus, error) { return w.snapshot(false), nil }); err != nil {
+		return OrderStatus{}, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRetry, w.handleRetry,
+		workflow.UpdateHandlerOptions{Validator: w.validateRetry}); err != nil {
+		return OrderStatus{}, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateRefund, w.handleRefund,
+		workflow.UpdateHandlerOptions{Validator: w.validateRefund}); err != nil {
+		return OrderStatus{}, err
+	}
+	w.listenSignals(ctx)
+
+	if in.Carry == nil {
+		courses := in.Order.CourseIDs()
+		if len(courses) > maxCourseIDsAttr {
+			courses = courses[:maxCourseIDsAttr]
+		}
+		if err := workflow.UpsertTypedSearchAttributes(ctx,
+			saOrderNumber.ValueSet(in.Order.Number), saCourseIDs.ValueSet(courses)); err != nil {
+			logger.Warn("upsert search attributes", "error", err)
+		}
+	}
+	w.publish(ctx)
+
+	var pending []string
+	for _, l := range w.lines {
+		if l.State == LinePending {
+			pending = append(pending, l.ID)
+		}
+	}
+	if len(pending) > 0 {
+		w.fulfill(ctx, pending)
+	}
+
+	timer := workflow.NewTimer(ctx, w.deadline.Sub(workflow.Now(ctx)))
+	windowOver := false
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		_ = timer.Get(ctx, nil)
+		windowOver = true
+	})
+	for {
+		if err := workflow.Await(ctx, func() bool {
+			idle := w.active == 0 && workflow.AllHandlersFinished(ctx)
+			return idle && (windowOver || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
+		}); err != nil {
+			return w.snapshot(false), err
+		}
+		if windowOver {
+			w.closing = true
+			final := w.snapshot(true)
+			logger.Info("refund window over, order closed", "status", final.Status)
+			return final, nil
+		}
+		logger.Info("history is long, continuing as new")
+		return OrderStatus{}, workflow.NewContinueAsNewError(ctx, OrderWorkflow, OrderInput{
+			Order: in.Order, Options: in.Options,
+			Carry: &OrderCarry{Lines: w.lines, Refunds: w.refunds, Deadline: w.deadline, Seq: w.seq},
+		})
+	}
+}
+
+func (w *orderRun) line(id string) *LineStatus {
+	i, ok := w.index[id]
+	if !ok {
+		return nil
+	}
+	return &w.lines[i]
+}
+
+func (w *orderRun) orderLine(id string) order.Line {
+	for _, l := range w.in.Order.Lines {
+		if l.ID == id {
+			return l
+		}
+	}
+	return order.Line{ID: id}
+}
+
+// fulfill starts fulfilling the given lines in the background.
+func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
+	items := make([]LineItem, 0, len(ids))
+	for _, id := range ids {
+		l := w.line(id)
+		l.State = LinePending
+		w.inFlight[id] = true
+		items = append(items, LineItem{Line: w.orderLine(id)})
+	}
+	w.seq++
+	prefix := fmt.Sprintf("%s-fulfill-%d", order.WorkflowID(w.in.Order.Number), w.seq)
+	w.active++
+	w.publish(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.active-- }()
+		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, actionFulfill, prefix, items,
+			func(id string, cancel workflow.CancelFunc) bool {
+				l := w.line(id)
+				if l.RefundID != "" {
+					return false
+				}
+				if cancel != nil {
+					w.cancels[id] = cancel
+				}
+				l.State = LineFulfilling
+				w.publish(ctx)
+				return true
+			},
+			func(id string, r modules.Result, attempts int) {
+				l := w.line(id)
+				res := r
+				l.State, l.Result, l.Attempts, l.LastError = LineRetrying, &res, l.Attempts+attempts, errorText(r)
+				w.publish(ctx)
+			},
+			func(out LineOutcome) {
+				l := w.line(out.ID)
+				delete(w.inFlight, out.ID)
+				delete(w.cancels, out.ID)
+				if out.Result.Status == statusCanceled {
+					// Stopped by a refund, which decides the line's state.
+					return
+				}
+				res := out.Result
+				l.Result = &res
+				// Attempts shown while retrying are already counted.
+				if l.State == LineRetrying {
+					l.Attempts += out.Attempts - firstRoundAttempts
+				} else {
+					l.Attempts += out.Attempts
+				}
+				if res.OK() {
+					l.State, l.LastError = LineFulfilled, ""
+				} else {
+					l.State, l.LastError = LineFailed, errorText(res)
+				}
+				w.publish(ctx)
+			})
+	})
+}
+
+func errorText(r modules.Result) string {
+	if r.Message == "" {
+		return r.ErrorType
+	}
+	return r.ErrorType + ": " + r.Message
+}
+
+// resolveRetry returns the lines a retry request names, or every failed line.
+func (w *orderRun) resolveRetry(req RetryRequest) ([]string, error) {
+	if w.closing {
+		return nil, ErrOrderClosing
+	}
+	if len(req.LineIDs) == 0 {
+		var ids []string
+		for _, l := range w.lines {
+			if l.State == LineFailed {
+				ids = append(ids, l.ID)
+			}
+		}
+		if len(ids) == 0 {
+			return nil, fmt.Errorf("%w: no line is failed", ErrNothingToRetry)
+		}
+		return ids, nil
+	}
+	if unknown := w.unknown(req.LineIDs); len(unknown) > 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownLines, strings.Join(unknown, ", "))
+	}
+	var ids []string
+	for _, id := range dedupe(req.LineIDs) {
+		if l := w.line(id); l.State != LineFailed {
+			return nil, fmt.Errorf("%w: line %s is %s, not failed", ErrNothingToRetry, id, l.State)
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
+
+func (w *orderRun) validateRetry(req RetryRequest) error {
+	_, err := w.resolveRetry(req)
+	return err
+}
+
+func (w *orderRun) handleRetry(ctx workflow.Context, req RetryRequest) (RetryResult, error) {
+	ids, err := w.resolveRetry(req)
+	if err != nil {
+		return RetryResult{}, err
+	}
+	workflow.GetLogger(ctx).Info("operator retry", "lines", len(ids))
+	w.fulfill(ctx, ids)
+	return RetryResult{LineIDs: ids}, nil
+}
+
+func (w *orderRun) unknown(ids []string) []string {
+	var unknown []string
+	for _, id := range ids {
+		if w.line(id) == nil {
+			unknown = append(unknown, id)
+		}
+	}
+	return unknown
+}
+
+func dedupe(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (w *orderRun) findRefund(id string) *RefundStatus {
+	for i := range w.refunds {
+		if w.refunds[i].RefundID == id {
+			return &w.refunds[i]
+		}
+	}
+	return nil
+}
+
+// resolveRefund returns the lines a new refund covers. dup is true for a
+// refund id already accepted.
+func (w *orderRun) resolveRefund(req RefundRequest) (ids []string, dup bool, err error) {
+	if err := ValidateRefundID(req.RefundID); err != nil {
+		return nil, false, err
+	}
+	if w.findRefund(req.RefundID) != nil {
+		return nil, true, nil
+	}
+	if w.closing {
+		return nil, false, ErrOrderClosing
+	}
+	if unknown := w.unknown(req.LineIDs); len(unknown) > 0 {
+		return nil, false, fmt.Errorf("%w: %s", ErrUnknownLines, strings.Join(unknown, ", "))
+	}
+	if len(req.LineIDs) == 0 {
+		for _, l := range w.lines {
+			if l.RefundID == "" {
+				ids = append(ids, l.ID)
+			}
+		}
+		return ids, false, nil
+	}
+	for _, id := range dedupe(req.LineIDs) {
+		if l := w.line(id); l.RefundID != "" {
+			return nil, false, fmt.Errorf("%w: line %s by refund %s", ErrAlreadyRefunded, id, l.RefundID)
+		}
+		ids = append(ids, id)
+	}
+	return ids, false, nil
+}
+
+// ValidateRefundID checks a refund id's shape: it becomes part of a workflow ID.
+func ValidateRefundID(id string) error {
+	if id == "" || len(id) > 64 {
+		return fmt.Errorf("%w: refund_id must be 1-64 characters", ErrInvalidRequest)
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)) {
+			return fmt.Errorf("%w: refund_id may hold only letters, digits and ._-", ErrInvalidRequest)
+		}
+	}
+	return nil
+}
+
+func (w *orderRun) validateRefund(req RefundRequest) error {
+	_, _, err := w.resolveRefund(req)
+	return err
+}
+
+func (w *orderRun) handleRefund(ctx workflow.Context, req RefundRequest) (RefundResult, error) {
+	ids, dup, err := w.resolveRefund(req)
+	if err != nil {
+		return RefundResult{}, err
+	}
+	wfID := order.RefundWorkflowID(w.in.Order.Number, req.RefundID)
+	if dup {
+		return RefundResult{RefundID: req.RefundID, WorkflowID: wfID, Duplicate: true}, nil
+	}
+	w.refund(ctx, req.RefundID, ids)
+	return RefundResult{RefundID: req.RefundID, WorkflowID: wfID}, nil
+}
+
+// refund records a refund and revokes its lines in the background: it stops
+// their fulfillment, waits until no attempt is running, then runs a
+// RevokeWorkflow for the lines that were fulfilled.
+func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
+	logger := workflow.GetLogger(ctx)
+	logger.Info("refund accepted", "refund_id", refundID, "lines", len(ids))
+	rs := RefundStatus{RefundID: refundID, WorkflowID: order.RefundWorkflowID(w.in.Order.Number, refundID), State: RefundRevoking}
+	for _, id := range ids {
+		w.line(id).RefundID = refundID
+		rs.Lines = append(rs.Lines, RefundLine{ID: id, State: LineRevoking})
+		if cancel := w.cancels[id]; cancel != nil {
+			cancel()
+		}
+	}
+	w.refunds = append(w.refunds, rs)
+	w.active++
+	w.publish(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.active-- }()
+		// The revoke must run to its end even if this workflow is
+		// cancelled: a refunded learner must never stay enrolled.
+		ctx, _ = workflow.NewDisconnectedContext(ctx)
+		_ = workflow.Await(ctx, func() bool {
+			for _, id := range ids {
+				if w.inFlight[id] {
+					return false
+				}
+			}
+			return true
+		})
+		in := RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: refundID, Options: w.in.Options}
+		for _, id := range ids {
+			l := w.line(id)
+			fulfilled := l.State == LineFulfilled
+			var grant map[string]string
+			if fulfilled && l.Result != nil {
+				grant = l.Result.Grant
+			}
+			in.Lines = append(in.Lines, RevokeLine{Line: w.orderLine(id), Fulfilled: fulfilled, Grant: grant})
+			if fulfilled {
+				l.State = LineRevoking
+			} else {
+				l.State = LineRefundedUnfulfilled
+			}
+		}
+		w.publish(ctx)
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID:        order.RefundWorkflowID(w.in.Order.Number, refundID),
+			TaskQueue:         workflow.GetInfo(ctx).TaskQueueName,
+			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+			// A revoke workflow started directly (after a restart of this
+			// order) is the same refund: reuse, never run twice.
+			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		})
+		var res RevokeResult
+		err := workflow.ExecuteChildWorkflow(cctx, RevokeWorkflow, in).Get(cctx, &res)
+		r := w.findRefund(refundID)
+		if err != nil {
+			logger.Error("revoke workflow failed", "refund_id", refundID, "error", err)
+			r.State = RefundRevocationError
+			for i := range r.Lines {
+				if l := w.line(r.Lines[i].ID); l.State == LineRevoking {
+					l.State, l.LastError = LineRevokeFailed, err.Error()
+					r.Lines[i].State = LineRevokeFailed
+				}
+			}
+			w.publish(ctx)
+			return
+		}
+		r.State, r.Lines = res.State, res.Lines
+		for _, rl := range res.Lines {
+			l := w.line(rl.ID)
+			l.State = rl.State
+			if rl.State == LineRevokeFailed && rl.Result != nil {
+				l.LastError = errorText(*rl.Result)
+			}
+		}
+		w.publish(ctx)
+	})
+}
+
+// listenSignals serves the retry and refund signals, which the Web UI can
+// send. Anything malformed is logged and ignored: a bad signal must never
+// fail or wedge the workflow.
+func (w *orderRun) listenSignals(ctx workflow.Context) {
+	logger := workflow.GetLogger(ctx)
+	retryCh := workflow.GetSignalChannel(ctx, SignalRetry)
+	refundCh := workflow.GetSignalChannel(ctx, SignalRefund)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			var raw json.RawMessage
+			sel := workflow.NewSelector(ctx)
+			sel.AddReceive(retryCh, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, &raw)
+				var req RetryRequest
+				if err := decodeSignal(raw, &req); err != nil {
+					logger.Warn("ignored malformed retry signal", "error", err)
+					return
+				}
+				ids, err := w.resolveRetry(req)
+				if err != nil {
+					logger.Warn("ignored retry signal", "error", err)
+					return
+				}
+				logger.Info("operator retry (signal)", "lines", len(ids))
+				w.fulfill(ctx, ids)
+			})
+			sel.AddReceive(refundCh, func(c workflow.ReceiveChannel, _ bool) {
+				c.Receive(ctx, &raw)
+				var req RefundRequest
+				if err := decodeSignal(raw, &req); err != nil {
+					logger.Warn("ignored malformed refund signal", "error", err)
+					return
+				}
+				ids, dup, err := w.resolveRefund(req)
+				switch {
+				case err != nil:
+					logger.Warn("ignored refund signal", "error", err)
+				case dup:
+					logger.Info("duplicate refund signal ignored", "refund_id", req.RefundID)
+				default:
+					w.refund(ctx, req.RefundID, ids)
+				}
+			})
+			sel.Select(ctx)
+		}
+	})
+}
+
+// decodeSignal decodes a signal payload strictly. An empty payload is an
+// empty request.
+func decodeSignal(raw json.RawMessage, v any) error {
+	trimmed := bytes.TrimSpace(raw)
+	if len(trimmed) == 0 || string(trimmed) == "null" {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// orderStatus derives the order's status from its lines.
+func orderStatus(lines []LineStatus, refunds []RefundStatus) string {
+	has := func(states ...string) bool {
+		for _, l := range lines {
+			if slices.Contains(states, l.State) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(LineRevokeFailed):
+		return OrderRevocationError
+	case has(LineFailed):
+		return OrderFulfillmentError
+	case has(LinePending, LineFulfilling, LineRetrying):
+		return OrderFulfilling
+	case len(refunds) == 0:
+		return OrderFulfilled
+	}
+	for _, l := range lines {
+		if l.State != LineRevoked && l.State != LineRefundedUnfulfilled {
+			return OrderPartiallyRefunded
+		}
+	}
+	return OrderRefunded
+}
+
+func (w *orderRun) snapshot(closed bool) OrderStatus {
+	st := OrderStatus{
+		OrderNumber:        w.in.Order.Number,
+		Status:             orderStatus(w.lines, w.refunds),
+		Lines:              slices.Clone(w.lines),
+		Refunds:            slices.Clone(w.refunds),
+		Closed:             closed,
+		RefundWindowEndsAt: w.deadline,
+	}
+	if st.Refunds == nil {
+		st.Refunds = []RefundStatus{}
+	}
+	return st
+}
+
+// publish upserts OrderStatus and FailedLines when they changed, so support
+// can find orders by status in visibility.
+func (w *orderRun) publish(ctx workflow.Context) {
+	status := orderStatus(w.lines, w.refunds)
+	failed := 0
+	for _, l := range w.lines {
+		if l.State == LineFailed || l.State == LineRevokeFailed {
+			failed++
+		}
+	}
+	if status == w.published.status && failed == w.published.failed {
+		return
+	}
+	w.published.status, w.published.failed = status, failed
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		saOrderStatus.ValueSet(status), saFailedLines.ValueSet(int64(failed))); err != nil {
+		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
+	}
+}
