@@ -1,0 +1,256 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"go.uber.org/zap"
+
+	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/order"
+	"github.com/coursefulfill/fulfillment/starter"
+	"github.com/coursefulfill/fulfillment/workflows"
+)
+
+// OrderAccepted answers POST /api/v1/orders.
+type OrderAccepted struct {
+	OrderNumber string `json:"order_number"`
+	WorkflowID  string `json:"workflow_id"`
+	RunID       string `json:"run_id"`
+	StatusURL   string `json:"status_url"`
+}
+
+// RefundAccepted answers POST /api/v1/orders/{number}/refunds.
+type RefundAccepted struct {
+	workflows.RefundResult
+	StatusURL string `json:"status_url"`
+}
+
+// RetryAccepted answers POST /api/v1/orders/{number}/retry.
+type RetryAccepted struct {
+	workflows.RetryResult
+	StatusURL string `json:"status_url"`
+}
+
+// OrderList answers GET /api/v1/orders. NextPageToken is opaque; pass it
+// back as page_token for the next page.
+type OrderList struct {
+	Orders        []starter.OrderSummary `json:"orders"`
+	NextPageToken string                 `json:"next_page_token,omitempty"`
+}
+
+func statusURL(number string) string {
+	return "/api/v1/orders/" + url.PathEscape(number)
+}
+
+func (s *server) ctx(r *http.Request) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+}
+
+func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	o, err := DecodeOrder(r.Body)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := o.Validate(s.cfg.Mapped); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	res, created, err := s.st.StartOrder(ctx, o)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	body := OrderAccepted{
+		OrderNumber: res.OrderNumber,
+		WorkflowID:  res.WorkflowID,
+		RunID:       res.RunID,
+		StatusURL:   statusURL(o.Number),
+	}
+	w.Header().Set("Location", body.StatusURL)
+	code := http.StatusOK
+	if created {
+		code = http.StatusAccepted
+		s.log.Info("order started", zap.String("order_number", o.Number), zap.Int("lines", len(o.Lines)))
+	}
+	writeJSON(w, code, body)
+}
+
+func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
+	number := r.PathValue("number")
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	st, err := s.st.Status(ctx, number)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func (s *server) refundOrder(w http.ResponseWriter, r *http.Request) {
+	number := r.PathValue("number")
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	var req workflows.RefundRequest
+	if err := decodeStrict(r.Body, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.RefundID == "" {
+		problem.Write(w, r, &problem.Problem{
+			Type: problem.TypeValidation, Title: "Unprocessable Entity", Status: http.StatusUnprocessableEntity,
+			Detail: "the refund is invalid",
+			Errors: []problem.FieldError{{Field: "refund_id", Detail: "is required"}},
+		})
+		return
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	res, err := s.st.Refund(ctx, number, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	code := http.StatusAccepted
+	if res.Duplicate {
+		code = http.StatusOK
+	} else {
+		s.log.Info("refund accepted", zap.String("order_number", number), zap.String("refund_id", req.RefundID))
+	}
+	writeJSON(w, code, RefundAccepted{RefundResult: res, StatusURL: statusURL(number)})
+}
+
+func (s *server) retryOrder(w http.ResponseWriter, r *http.Request) {
+	number := r.PathValue("number")
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	var req workflows.RetryRequest
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		s.writeError(w, r, decodeErr(err))
+		return
+	}
+	// An empty body retries every failed line, like {"line_ids":[]}.
+	if len(bytes.TrimSpace(body)) > 0 {
+		if err := decodeStrict(bytes.NewReader(body), &req); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	res, err := s.st.Retry(ctx, number, req)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.Info("retry accepted", zap.String("order_number", number), zap.Int("lines", len(res.LineIDs)))
+	writeJSON(w, http.StatusAccepted, RetryAccepted{RetryResult: res, StatusURL: statusURL(number)})
+}
+
+func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var fields []problem.FieldError
+	pageSize := 0
+	if v := q.Get("page_size"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > starter.MaxPageSize {
+			fields = append(fields, problem.FieldError{Field: "page_size", Detail: "must be a number from 1 to " + strconv.Itoa(starter.MaxPageSize)})
+		}
+		pageSize = n
+	}
+	var token []byte
+	if v := q.Get("page_token"); v != "" {
+		t, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil {
+			fields = append(fields, problem.FieldError{Field: "page_token", Detail: "is not a token this API returned"})
+		}
+		token = t
+	}
+	if len(fields) > 0 {
+		problem.Write(w, r, &problem.Problem{Type: problem.TypeValidation, Status: http.StatusBadRequest,
+			Detail: "invalid query parameters", Errors: fields})
+		return
+	}
+	ctx, cancel := s.ctx(r)
+	defer cancel()
+	page, err := s.st.List(ctx, q.Get("status"), pageSize, token)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := OrderList{Orders: page.Orders}
+	if out.Orders == nil {
+		out.Orders = []starter.OrderSummary{}
+	}
+	if len(page.NextPageToken) > 0 {
+		out.NextPageToken = base64.RawURLEncoding.EncodeToString(page.NextPageToken)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// writeError maps an error to its problem document.
+func (s *server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	problem.Write(w, r, s.problemFor(r, err))
+}
+
+func (s *server) problemFor(r *http.Request, err error) *problem.Problem {
+	var (
+		verr *order.ValidationError
+		derr *DecodeError
+	)
+	switch {
+	case errors.As(err, &verr):
+		p := problem.New(http.StatusUnprocessableEntity, problem.TypeValidation, "the order is invalid")
+		for _, fe := range verr.Errors {
+			p.Errors = append(p.Errors, problem.FieldError{Field: fe.Field, Detail: fe.Detail})
+		}
+		return p
+	case errors.Is(err, ErrBodyTooLarge):
+		return problem.New(http.StatusRequestEntityTooLarge, problem.TypeTooLarge, "the request body exceeds 1 MiB")
+	case errors.As(err, &derr):
+		return problem.New(http.StatusBadRequest, problem.TypeMalformed, derr.Detail)
+	case errors.Is(err, starter.ErrNotFound):
+		return problem.New(http.StatusNotFound, problem.TypeNotFound, "no order "+strconv.Quote(r.PathValue("number")))
+	case errors.Is(err, starter.ErrConflict):
+		return problem.New(http.StatusConflict, problem.TypeConflict, starter.Detail(err))
+	case errors.Is(err, starter.ErrUnknownLines):
+		return problem.New(http.StatusUnprocessableEntity, problem.TypeUnknownLines, starter.Detail(err))
+	case errors.Is(err, starter.ErrNothingToRetry):
+		return problem.New(http.StatusConflict, problem.TypeNothingToRetry, starter.Detail(err))
+	case errors.Is(err, starter.ErrClosed):
+		return problem.New(http.StatusConflict, problem.TypeClosed, starter.Detail(err))
+	case errors.Is(err, starter.ErrRejected):
+		return problem.New(http.StatusConflict, problem.TypeRejected, starter.Detail(err))
+	case errors.Is(err, starter.ErrInvalidRequest):
+		return problem.New(http.StatusUnprocessableEntity, problem.TypeValidation, starter.Detail(err))
+	case errors.Is(err, starter.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		s.log.Warn("temporal unavailable", zap.String("route", r.Pattern), zap.Error(err))
+		p := problem.New(http.StatusServiceUnavailable, problem.TypeUnavailable, "Temporal is unavailable; try again shortly")
+		return p
+	default:
+		s.log.Error("request failed", zap.String("route", r.Pattern), zap.Error(err))
+		return problem.New(http.StatusInternalServerError, problem.TypeInternal, "internal error")
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(b, '\n')) // nothing to do when the client has gone
+}
