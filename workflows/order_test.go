@@ -1,0 +1,231 @@
+package workflows
+
+import (
+	"context"
+	"encoding/json"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/modules"
+	"github.com/coursefulfill/fulfillment/order"
+)
+
+// fakeModule answers from a script and records calls.
+type fakeModule struct {
+	mu      sync.Mutex
+	calls   map[string]int
+	fulfill func(req modules.Request, call int) modules.Result
+	revoke  func(req modules.Request, call int) modules.Result
+}
+
+func (f *fakeModule) count(key string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[key]++
+	return f.calls[key]
+}
+
+func (f *fakeModule) Fulfill(_ context.Context, req modules.Request) modules.Result {
+	n := f.count("fulfill:" + req.Line.ID)
+	if f.fulfill != nil {
+		return f.fulfill(req, n)
+	}
+	return modules.Success(map[string]string{"prior_mode": "audit"})
+}
+
+func (f *fakeModule) Revoke(_ context.Context, req modules.Request) modules.Result {
+	n := f.count("revoke:" + req.Line.ID)
+	if f.revoke != nil {
+		return f.revoke(req, n)
+	}
+	return modules.Success(nil)
+}
+
+type fakeSource struct{ m modules.Module }
+
+func (s fakeSource) Module(string) (modules.Module, bool) { return s.m, true }
+
+func testOrder(n int) order.Order {
+	o := order.Order{Number: "T-1", User: order.User{Username: "ada"}, PlacedAt: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	for i := 1; i <= n; i++ {
+		o.Lines = append(o.Lines, order.Line{ID: itoa(i), ProductType: order.ProductSeat, CourseID: "course-v1:edX+DemoX+Demo_Course", Mode: "verified"})
+	}
+	return o
+}
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func newEnv(t *testing.T, m modules.Module) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetWorkerOptions(sdkworker.Options{})
+	env.RegisterWorkflowWithOptions(OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
+	env.RegisterWorkflowWithOptions(RevokeWorkflow, workflow.RegisterOptions{Name: "RevokeWorkflow"})
+	env.RegisterWorkflowWithOptions(LinesWorkflow, workflow.RegisterOptions{Name: "LinesWorkflow"})
+	env.RegisterActivity(&activities.Activities{Modules: fakeSource{m}})
+	return env
+}
+
+func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) OrderStatus {
+	t.Helper()
+	v, err := env.QueryWorkflow(QueryStatus)
+	require.NoError(t, err)
+	var st OrderStatus
+	require.NoError(t, v.Get(&st))
+	return st
+}
+
+var fastOpts = Options{RefundWindow: time.Hour, RetryHorizon: 10 * time.Minute, InitialRetryInterval: time.Second, MaxRetryInterval: 10 * time.Second}
+
+func TestOrderFulfilledThenClosesAfterRefundWindow(t *testing.T) {
+	m := &fakeModule{}
+	env := newEnv(t, m)
+	var mid OrderStatus
+	env.RegisterDelayedCallback(func() { mid = query(t, env) }, 30*time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(3), Options: fastOpts})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, OrderFulfilled, mid.Status)
+	require.False(t, mid.Closed)
+	require.Equal(t, OrderFulfilled, final.Status)
+	require.True(t, final.Closed)
+	for _, l := range final.Lines {
+		require.Equal(t, LineFulfilled, l.State)
+		require.Equal(t, 1, l.Attempts)
+	}
+}
+
+func TestTransientErrorsRetryUntilFulfilled(t *testing.T) {
+	m := &fakeModule{fulfill: func(req modules.Request, call int) modules.Result {
+		if call <= 6 {
+			return modules.Result{Status: modules.StatusFailure, ErrorType: "ServerError", Message: "LMS 503", Retryable: true}
+		}
+		return modules.Success(nil)
+	}}
+	env := newEnv(t, m)
+	var during OrderStatus
+	env.RegisterDelayedCallback(func() { during = query(t, env) }, 5*time.Second)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(1), Options: fastOpts})
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, LineRetrying, during.Lines[0].State)
+	require.Contains(t, during.Lines[0].LastError, "ServerError")
+	require.Equal(t, OrderFulfilled, final.Status)
+	require.Equal(t, 7, final.Lines[0].Attempts)
+}
+
+func TestPermanentErrorParksLineUntilOperatorRetry(t *testing.T) {
+	fixed := false
+	m := &fakeModule{fulfill: func(req modules.Request, call int) modules.Result {
+		if !fixed {
+			return modules.Result{Status: modules.StatusFailure, ErrorType: "CourseNotFound", Message: "No course found"}
+		}
+		return modules.Success(nil)
+	}}
+	env := newEnv(t, m)
+	var failed OrderStatus
+	env.RegisterDelayedCallback(func() {
+		failed = query(t, env)
+		fixed = true
+		// Malformed and unknown-line signals are ignored.
+		env.SignalWorkflow(SignalRetry, map[string]any{"line_ids": 5})
+		env.SignalWorkflow(SignalRetry, RetryRequest{LineIDs: []string{"nope"}})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		require.Equal(t, OrderFulfillmentError, query(t, env).Status)
+		env.SignalWorkflow(SignalRetry, nil)
+	}, 2*time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(2), Options: fastOpts})
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, OrderFulfillmentError, failed.Status)
+	require.Equal(t, LineFailed, failed.Lines[0].State)
+	require.Equal(t, "CourseNotFound", failed.Lines[0].Result.ErrorType)
+	require.Equal(t, 1, failed.Lines[0].Attempts, "permanent errors are not retried")
+	require.Equal(t, OrderFulfilled, final.Status)
+}
+
+func TestRefundRevokesWithGrantAndDuplicateIsNoop(t *testing.T) {
+	var grants []map[string]string
+	var mu sync.Mutex
+	m := &fakeModule{revoke: func(req modules.Request, call int) modules.Result {
+		mu.Lock()
+		grants = append(grants, req.Grant)
+		mu.Unlock()
+		return modules.Success(nil)
+	}}
+	env := newEnv(t, m)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-1", LineIDs: []string{"1"}})
+		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-1", LineIDs: []string{"2"}})
+		env.SignalWorkflow(SignalRefund, "not a refund")
+	}, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(2), Options: fastOpts})
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, OrderPartiallyRefunded, final.Status)
+	require.Equal(t, LineRevoked, final.Lines[0].State)
+	require.Equal(t, LineFulfilled, final.Lines[1].State)
+	require.Len(t, final.Refunds, 1)
+	require.Equal(t, RefundCompleted, final.Refunds[0].State)
+	require.Equal(t, []map[string]string{{"prior_mode": "audit"}}, grants)
+}
+
+func TestRefundOfUnfulfilledLineRevokesNothing(t *testing.T) {
+	m := &fakeModule{fulfill: func(req modules.Request, call int) modules.Result {
+		return modules.Result{Status: modules.StatusFailure, ErrorType: "UserNotFound", Message: "no such user"}
+	}}
+	env := newEnv(t, m)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-9"})
+	}, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(1), Options: fastOpts})
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, OrderRefunded, final.Status)
+	require.Equal(t, LineRefundedUnfulfilled, final.Lines[0].State)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Zero(t, m.calls["revoke:1"])
+}
+
+func TestOrderStatusDerivation(t *testing.T) {
+	ls := func(states ...string) []LineStatus {
+		var out []LineStatus
+		for _, s := range states {
+			out = append(out, LineStatus{State: s})
+		}
+		return out
+	}
+	r := []RefundStatus{{RefundID: "R"}}
+	require.Equal(t, OrderFulfilling, orderStatus(ls(LineFulfilled, LinePending), nil))
+	require.Equal(t, OrderFulfilled, orderStatus(ls(LineFulfilled), nil))
+	require.Equal(t, OrderFulfillmentError, orderStatus(ls(LineFailed, LineRetrying), nil))
+	require.Equal(t, OrderRevocationError, orderStatus(ls(LineRevokeFailed, LineFailed), r))
+	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls(LineRevoked, LineFulfilled), r))
+	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls(LineRevoking), r))
+	require.Equal(t, OrderRefunded, orderStatus(ls(LineRevoked, LineRefundedUnfulfilled), r))
+}
+
+func TestDecodeSignal(t *testing.T) {
+	var r RefundRequest
+	require.NoError(t, decodeSignal(nil, &r))
+	require.NoError(t, decodeSignal([]byte(`{"refund_id":"R","line_ids":["1"]}`), &r))
+	require.Error(t, decodeSignal([]byte(`{"refund_id":"R","extra":1}`), &r))
+	require.Error(t, decodeSignal([]byte(`{"refund_id":5}`), &r))
+	require.Error(t, decodeSignal([]byte(`{} {}`), &r))
+	require.Error(t, ValidateRefundID("a/b"))
+	require.NoError(t, ValidateRefundID("R-1"))
+}
