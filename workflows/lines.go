@@ -222,7 +222,9 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 func runItems(ctx workflow.Context, opts Options, number string, user order.User, action, childPrefix string,
 	items []LineItem, started func(id string, cancel workflow.CancelFunc) bool, retrying func(id string, r modules.Result, attempts int), done func(LineOutcome)) {
 	wg := workflow.NewWaitGroup(ctx)
-	canceled := func(id string) LineOutcome { return LineOutcome{ID: id, Result: modules.Result{Status: statusCanceled}} }
+	canceled := func(id string) LineOutcome {
+		return LineOutcome{ID: id, Result: modules.Result{Status: statusCanceled}}
+	}
 	if len(items) <= opts.BatchSize {
 		sem := workflow.NewSemaphore(ctx, int64(opts.MaxParallelLines))
 		for _, item := range items {
