@@ -1,0 +1,510 @@
+package lms
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+// Paths of the LMS APIs the client uses.
+const (
+	pathEnrollment        = "/api/enrollment/v1/enrollment"
+	pathEnrollments       = "/api/enrollment/v1/enrollments"
+	pathCourse            = "/api/enrollment/v1/course/"
+	pathEnrollmentAllowed = "/api/enrollment/v1/enrollment_allowed/"
+	pathEntitlements      = "/api/entitlements/v1/entitlements/"
+)
+
+// Actions an operation reports in its Outcome.
+const (
+	ActionNone             = "none"              // already in the wanted state: nothing written
+	ActionCreated          = "created"           // a new enrollment
+	ActionReactivated      = "reactivated"       // an inactive enrollment made active again
+	ActionModeChanged      = "mode_changed"      // an active enrollment moved to another mode
+	ActionDeactivated      = "deactivated"       // an active enrollment made inactive
+	ActionPreEnrolled      = "pre_enrolled"      // an enrollment_allowed created for the email
+	ActionAllowanceRemoved = "allowance_removed" // an enrollment_allowed deleted
+)
+
+// AttributeNamespace is the enrollment attribute namespace every write is
+// stamped with, so an enrollment can be traced back to its order line.
+const AttributeNamespace = "order"
+
+// EnrollRequest names a learner, a course run and a mode, and the order line
+// on whose behalf the write is made.
+type EnrollRequest struct {
+	// Username is the learner's LMS username. When empty, Email is used
+	// (which needs a staff service user for the lookup).
+	Username string
+	// Email is used to pre-enroll a learner without an account, and to
+	// find the learner when Username is empty. It is never logged.
+	Email string
+	// CourseID is the course run key.
+	CourseID string
+	// Mode is the wanted mode (for Unenroll: the mode being revoked).
+	Mode string
+	// OrderNumber and LineID are stamped on the enrollment as the
+	// attributes order:order_number and order:line_id.
+	OrderNumber string
+	LineID      string
+	// FromMode guards ChangeMode: when set, the mode is changed only while
+	// the learner is actively enrolled in FromMode (revoking an upgrade must
+	// not touch a learner who has since moved on).
+	FromMode string
+}
+
+// Outcome is what an enrollment operation found and did.
+type Outcome struct {
+	// Action is one of the Action* constants.
+	Action string
+	// Wrote reports whether this call changed LMS state.
+	Wrote bool
+	// PriorExists, PriorActive and PriorMode describe the enrollment as
+	// read before the write.
+	PriorExists bool
+	PriorActive bool
+	PriorMode   string
+	// ModeMismatch reports an Unenroll that found the learner in another
+	// mode than the one revoked, and so left the enrollment alone.
+	ModeMismatch bool
+	// PreEnrolled reports that the learner has no account and an
+	// enrollment_allowed stands for the enrollment.
+	PreEnrolled bool
+	// PriorAllowed reports that the enrollment_allowed already existed.
+	PriorAllowed bool
+	// Enrollment is the enrollment after the call, nil when there is none.
+	Enrollment *Enrollment
+}
+
+func outcomeFrom(prior *Enrollment) Outcome {
+	o := Outcome{Action: ActionNone, Enrollment: prior}
+	if prior != nil {
+		o.PriorExists, o.PriorActive, o.PriorMode = true, prior.IsActive, prior.Mode
+	}
+	return o
+}
+
+type attribute struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Value     string `json:"value"`
+}
+
+type courseRef struct {
+	CourseID string `json:"course_id"`
+}
+
+type enrollmentBody struct {
+	User          string      `json:"user,omitempty"`
+	Email         string      `json:"email,omitempty"`
+	Mode          string      `json:"mode,omitempty"`
+	IsActive      bool        `json:"is_active"`
+	CourseDetails courseRef   `json:"course_details"`
+	Attributes    []attribute `json:"enrollment_attributes,omitempty"`
+}
+
+func (r EnrollRequest) attributes() []attribute {
+	var attrs []attribute
+	if r.OrderNumber != "" {
+		attrs = append(attrs, attribute{AttributeNamespace, "order_number", r.OrderNumber})
+	}
+	if r.LineID != "" {
+		attrs = append(attrs, attribute{AttributeNamespace, "line_id", r.LineID})
+	}
+	return attrs
+}
+
+func (r EnrollRequest) check(op string, needMode bool) error {
+	switch {
+	case r.CourseID == "":
+		return invalidRequest(op, "a course run id is required")
+	case needMode && r.Mode == "":
+		return invalidRequest(op, "a mode is required")
+	case r.Username == "" && r.Email == "":
+		return invalidRequest(op, "a username or an email is required")
+	}
+	return nil
+}
+
+// GetEnrollment returns the learner's enrollment in the course run, or nil
+// when there is none (the LMS answers 200 with an empty body).
+func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (*Enrollment, error) {
+	const op = "get_enrollment"
+	if username == "" || courseID == "" {
+		return nil, invalidRequest(op, "a username and a course run id are required")
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodGet,
+		path: pathEnrollment + "/" + url.PathEscape(username) + "," + url.PathEscape(courseID)})
+	if err != nil {
+		return nil, err
+	}
+	if resp.status == http.StatusNotFound {
+		// The LMS hides other users' enrollments from unprivileged callers.
+		e := classifyResponse(op, resp.status, resp.header, resp.body)
+		e.Type, e.Transient = TypeForbidden, false
+		e.Message = "the LMS hides this learner's enrollment from the caller (not a privileged service user)"
+		return nil, e
+	}
+	if err := expect(op, resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	e, derr := decodeEnrollment(resp.body)
+	if derr != nil {
+		return nil, badResponse(op, resp, derr)
+	}
+	return e, nil
+}
+
+// FindEnrollmentByEmail returns the enrollment in the course run of the
+// learner with this email, or nil when there is none (or no such learner). It
+// uses the staff-only enrollment listing.
+func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID string) (*Enrollment, error) {
+	const op = "find_enrollment"
+	if email == "" || courseID == "" {
+		return nil, invalidRequest(op, "an email and a course run id are required")
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEnrollments,
+		query: url.Values{"email": {email}, "course_id": {courseID}}})
+	if err != nil {
+		return nil, err
+	}
+	if err := expect(op, resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	items, _, derr := decodeEnrollmentPage(resp.body)
+	if derr != nil {
+		return nil, badResponse(op, resp, derr)
+	}
+	for i := range items {
+		if items[i].CourseID == courseID {
+			return &items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// GetCourse returns the course run's enrollment details.
+func (c *Client) GetCourse(ctx context.Context, courseID string) (*Course, error) {
+	const op = "get_course"
+	if courseID == "" {
+		return nil, invalidRequest(op, "a course run id is required")
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodGet,
+		path: pathCourse + url.PathEscape(courseID), query: url.Values{"include_expired": {"1"}}})
+	if err != nil {
+		return nil, err
+	}
+	if resp.status == http.StatusBadRequest {
+		return nil, newError(op, TypeCourseNotFound, decodeMessage(resp.body), resp.status)
+	}
+	if err := expect(op, resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	course, derr := decodeCourse(resp.body)
+	if derr != nil {
+		return nil, badResponse(op, resp, derr)
+	}
+	return course, nil
+}
+
+// lookup reads the learner's enrollment by username, or by email when the
+// request has no username.
+func (c *Client) lookup(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
+	if req.Username != "" {
+		return c.GetEnrollment(ctx, req.Username, req.CourseID)
+	}
+	return c.FindEnrollmentByEmail(ctx, req.Email, req.CourseID)
+}
+
+// freeModes are the modes anyone may enroll in without paying.
+var freeModes = map[string]bool{"audit": true, "honor": true}
+
+// Enroll makes the learner actively enrolled in the course run in req.Mode.
+//
+// It reads first: an active enrollment in that mode is a success without a
+// write, and so is an active enrollment in a paid mode when a free mode is
+// asked for (a free seat never downgrades a paying learner). Otherwise it
+// creates, reactivates or changes the mode of the enrollment. A learner
+// without an account (406) is pre-enrolled by email when PreEnrollByEmail is
+// on and the request has an email.
+func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Outcome, error) {
+	const op = "enroll"
+	if err := req.check(op, true); err != nil {
+		return Outcome{}, err
+	}
+	prior, err := c.lookup(ctx, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := outcomeFrom(prior)
+	if prior != nil && prior.IsActive && (prior.Mode == req.Mode || (freeModes[req.Mode] && !freeModes[prior.Mode])) {
+		return out, nil
+	}
+	return c.writeActive(ctx, op, req, prior, out, true)
+}
+
+// ChangeMode moves the learner's enrollment to req.Mode (an upgrade, or the
+// way back on revoke) and reports the prior mode. An active enrollment
+// already in req.Mode is a success without a write. With req.FromMode set it
+// writes only while the learner is actively enrolled in FromMode. There is no
+// downgrade guard: the caller asks for the mode it means.
+func (c *Client) ChangeMode(ctx context.Context, req EnrollRequest) (Outcome, error) {
+	const op = "change_mode"
+	if err := req.check(op, true); err != nil {
+		return Outcome{}, err
+	}
+	prior, err := c.lookup(ctx, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := outcomeFrom(prior)
+	if req.FromMode != "" && (prior == nil || !prior.IsActive || prior.Mode != req.FromMode) {
+		return out, nil
+	}
+	if prior != nil && prior.IsActive && prior.Mode == req.Mode {
+		return out, nil
+	}
+	return c.writeActive(ctx, op, req, prior, out, false)
+}
+
+// writeActive posts an active enrollment in req.Mode and checks the LMS did
+// what was asked.
+func (c *Client) writeActive(ctx context.Context, op string, req EnrollRequest, prior *Enrollment, out Outcome, mayPreEnroll bool) (Outcome, error) {
+	body := enrollmentBody{Mode: req.Mode, IsActive: true,
+		CourseDetails: courseRef{req.CourseID}, Attributes: req.attributes()}
+	switch {
+	case prior != nil && prior.User != "":
+		body.User = prior.User
+	case req.Username != "":
+		body.User = req.Username
+	default:
+		body.Email = req.Email
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodPost, path: pathEnrollment, body: body})
+	if err != nil {
+		return out, err
+	}
+	switch resp.status {
+	case http.StatusOK:
+	case http.StatusNotAcceptable:
+		if mayPreEnroll && c.cfg.PreEnrollByEmail && req.Email != "" {
+			return c.preEnroll(ctx, req, out)
+		}
+		return out, classifyResponse(op, resp.status, resp.header, resp.body)
+	case http.StatusBadRequest:
+		return c.afterRefusal(ctx, op, req, out, classifyResponse(op, resp.status, resp.header, resp.body))
+	default:
+		return out, c.postError(op, resp)
+	}
+	e, derr := decodeEnrollment(resp.body)
+	if derr != nil || e == nil {
+		if derr == nil {
+			derr = errNotObject
+		}
+		return out, badResponse(op, resp, derr)
+	}
+	if !e.IsActive || e.Mode != req.Mode {
+		// An unprivileged caller's request for another mode goes down the
+		// add path, which answers 200 with the enrollment unchanged.
+		return out, newError(op, TypeNotPrivileged, "the LMS left the enrollment in mode "+e.Mode+
+			" (active="+strconv.FormatBool(e.IsActive)+"); the caller needs the API key or a staff service user", resp.status)
+	}
+	out.Wrote, out.Enrollment = true, e
+	switch {
+	case prior == nil:
+		out.Action = ActionCreated
+	case !prior.IsActive:
+		out.Action = ActionReactivated
+	default:
+		out.Action = ActionModeChanged
+	}
+	return out, nil
+}
+
+// afterRefusal handles a 400 to an enrollment write. The LMS checks that
+// enrollment is open before it checks that the learner is already enrolled,
+// so the retry of a write that in fact succeeded is refused once enrollment
+// has closed: read again and accept the wanted state. Otherwise name the
+// generic refusal's cause from the course's details.
+func (c *Client) afterRefusal(ctx context.Context, op string, req EnrollRequest, out Outcome, refusal *Error) (Outcome, error) {
+	if refusal.Type != TypeEnrollmentFailed {
+		return out, refusal
+	}
+	if now, err := c.lookup(ctx, req); err == nil && now != nil && now.IsActive && now.Mode == req.Mode {
+		out.Enrollment = now
+		return out, nil
+	}
+	course, err := c.GetCourse(ctx, req.CourseID)
+	if err != nil {
+		return out, refusal
+	}
+	if !course.EnrollmentOpen(c.now()) {
+		refusal.Type = TypeEnrollmentClosed
+		refusal.Message += " (the course run's enrollment is closed)"
+	} else {
+		refusal.Type = TypeCourseFull
+		refusal.Message += " (enrollment is open, so the course run is most likely full)"
+	}
+	return out, refusal
+}
+
+// postError classifies a failed enrollment write.
+func (c *Client) postError(op string, resp *response) *Error {
+	e := classifyResponse(op, resp.status, resp.header, resp.body)
+	if resp.status == http.StatusNotFound {
+		e.Type = TypeForbidden
+		e.Message = "the LMS refused to act for another user (the caller is not a privileged service user)"
+	}
+	return e
+}
+
+// Unenroll deactivates the learner's enrollment in the course run. No
+// enrollment, an inactive one, or an active one in another mode than
+// req.Mode (when set) is a success without a write: the LMS would otherwise
+// create-then-deactivate a ghost enrollment, or re-activate and deactivate an
+// inactive one. A 400 "Enrollment mode mismatch" (the learner moved to
+// another mode meanwhile) is a success too.
+func (c *Client) Unenroll(ctx context.Context, req EnrollRequest) (Outcome, error) {
+	const op = "unenroll"
+	if err := req.check(op, false); err != nil {
+		return Outcome{}, err
+	}
+	prior, err := c.lookup(ctx, req)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := outcomeFrom(prior)
+	if prior == nil || !prior.IsActive {
+		return out, nil
+	}
+	if req.Mode != "" && prior.Mode != req.Mode {
+		out.ModeMismatch = true
+		return out, nil
+	}
+	body := enrollmentBody{User: prior.User, Mode: prior.Mode, IsActive: false,
+		CourseDetails: courseRef{req.CourseID}, Attributes: req.attributes()}
+	if body.User == "" {
+		body.User = req.Username
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodPost, path: pathEnrollment, body: body})
+	if err != nil {
+		return out, err
+	}
+	if resp.status != http.StatusOK {
+		e := c.postError(op, resp)
+		if e.Type == TypeModeMismatch {
+			out.ModeMismatch = true
+			return out, nil
+		}
+		return out, e
+	}
+	e, derr := decodeEnrollment(resp.body)
+	if derr != nil || e == nil {
+		if derr == nil {
+			derr = errNotObject
+		}
+		return out, badResponse(op, resp, derr)
+	}
+	if e.IsActive {
+		return out, newError(op, TypeNotPrivileged, "the LMS left the enrollment active; the caller needs the API key or a staff service user", resp.status)
+	}
+	out.Action, out.Wrote, out.Enrollment = ActionDeactivated, true, e
+	return out, nil
+}
+
+type allowedBody struct {
+	Email      string `json:"email"`
+	CourseID   string `json:"course_id"`
+	AutoEnroll bool   `json:"auto_enroll"`
+}
+
+// ListEnrollmentAllowed returns the pre-enrollments of an email address.
+func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) ([]EnrollmentAllowed, error) {
+	const op = "list_enrollment_allowed"
+	if email == "" {
+		return nil, invalidRequest(op, "an email is required")
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEnrollmentAllowed,
+		query: url.Values{"email": {email}}})
+	if err != nil {
+		return nil, err
+	}
+	if err := expect(op, resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	list, derr := decodeAllowedList(resp.body)
+	if derr != nil {
+		return nil, badResponse(op, resp, derr)
+	}
+	return list, nil
+}
+
+func allowedFor(list []EnrollmentAllowed, courseID string) bool {
+	for _, a := range list {
+		if a.CourseID == courseID {
+			return true
+		}
+	}
+	return false
+}
+
+// preEnroll creates an enrollment_allowed (auto_enroll) for the email, so the
+// learner is enrolled when they register. An existing one is left as is.
+func (c *Client) preEnroll(ctx context.Context, req EnrollRequest, out Outcome) (Outcome, error) {
+	const op = "pre_enroll"
+	out.PreEnrolled = true
+	list, err := c.ListEnrollmentAllowed(ctx, req.Email)
+	if err != nil {
+		return out, err
+	}
+	if allowedFor(list, req.CourseID) {
+		out.PriorAllowed = true
+		return out, nil
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodPost, path: pathEnrollmentAllowed,
+		body: allowedBody{Email: req.Email, CourseID: req.CourseID, AutoEnroll: true}})
+	if err != nil {
+		return out, err
+	}
+	switch resp.status {
+	case http.StatusCreated, http.StatusOK:
+		out.Action, out.Wrote = ActionPreEnrolled, true
+		return out, nil
+	case http.StatusConflict:
+		// Created since our read: by a concurrent attempt of this very
+		// call, most likely. It stands for the enrollment either way.
+		return out, nil
+	}
+	return out, classifyResponse(op, resp.status, resp.header, resp.body)
+}
+
+// RemoveEnrollmentAllowed deletes the email's pre-enrollment in the course
+// run; none is a success without a write.
+func (c *Client) RemoveEnrollmentAllowed(ctx context.Context, email, courseID string) (Outcome, error) {
+	const op = "remove_enrollment_allowed"
+	if email == "" || courseID == "" {
+		return Outcome{}, invalidRequest(op, "an email and a course run id are required")
+	}
+	list, err := c.ListEnrollmentAllowed(ctx, email)
+	if err != nil {
+		return Outcome{}, err
+	}
+	out := Outcome{Action: ActionNone, PriorAllowed: allowedFor(list, courseID)}
+	if !out.PriorAllowed {
+		return out, nil
+	}
+	resp, err := c.do(ctx, call{op: op, method: http.MethodDelete, path: pathEnrollmentAllowed,
+		body: allowedBody{Email: email, CourseID: courseID}})
+	if err != nil {
+		return out, err
+	}
+	switch resp.status {
+	case http.StatusNoContent, http.StatusOK:
+		out.Action, out.Wrote = ActionAllowanceRemoved, true
+		return out, nil
+	case http.StatusNotFound:
+		return out, nil
+	}
+	return out, classifyResponse(op, resp.status, resp.header, resp.body)
+}
