@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/devserver"
+	"github.com/coursefulfill/fulfillment/lms"
+	"github.com/coursefulfill/fulfillment/modules"
+	"github.com/coursefulfill/fulfillment/worker"
+)
+
+func newWorkerCommand() *cobra.Command {
+	var (
+		address, namespace, modulesConfig, logLevel string
+		opts                                        worker.Options
+		prepare                                     bool
+	)
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run a fulfillment worker against a Temporal cluster (scale by running more)",
+		Long: `Run a fulfillment worker: it polls the "fulfillment" task queue and calls the LMS
+through the fulfillment modules. Run as many as the LMS and the cluster allow;
+each one is stateless. LMS credentials come from LMS_URL, LMS_CLIENT_ID,
+LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = logger.Sync() }()
+			mapping, err := modules.LoadMapping(modulesConfig)
+			if err != nil {
+				return err
+			}
+			lmsCfg, err := lms.ConfigFromEnv()
+			if err != nil {
+				return err
+			}
+			lmsCfg.Logger = logger.Named("lms")
+			lmsClient, err := lms.New(lmsCfg)
+			if err != nil {
+				return fmt.Errorf("LMS client: %w", err)
+			}
+			registry, err := modules.NewRegistry(mapping, modules.Deps{LMS: lmsClient, Logger: logger.Named("modules")})
+			if err != nil {
+				return err
+			}
+			c, err := client.DialContext(cmd.Context(), client.Options{HostPort: address, Namespace: namespace,
+				Logger: worker.NewSDKLogger(logger.Named("temporal"))})
+			if err != nil {
+				return fmt.Errorf("connect to Temporal at %s: %w", address, err)
+			}
+			defer c.Close()
+			if prepare {
+				if err := worker.PrepareNamespace(cmd.Context(), c, namespace, devserver.DefaultRetention, logger); err != nil {
+					return err
+				}
+			}
+			w := worker.New(c, &activities.Activities{Modules: registry, Logger: logger.Named("activities")}, opts)
+			if err := w.Start(); err != nil {
+				return fmt.Errorf("start worker: %w", err)
+			}
+			logger.Info("worker started", zap.String("temporal", address), zap.String("namespace", namespace),
+				zap.Strings("product_types", registry.ProductTypes()))
+			<-cmd.Context().Done()
+			w.Stop()
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&address, "temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port")
+	f.StringVar(&namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
+	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
+	f.BoolVar(&prepare, "prepare-namespace", true, "register the search attributes and raise retention on start")
+	f.IntVar(&opts.MaxConcurrentActivities, "max-concurrent-lines", 0, "line activities this worker runs at once (0 = SDK default)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	return cmd
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
