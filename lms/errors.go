@@ -266,7 +266,7 @@ func isTimeout(err error) bool {
 
 // emailPattern is deliberately broad: anything around an @ is treated as an
 // address. Redacting a username with an @ too is the safe mistake.
-var emailPattern = regexp.MustCompile(`[^\s'"\[\](){}<>,;:]*[^\s'"\[\](){}<>,;:.]@[^\s'"\[\](){}<>,;:]+`)
+var emailPattern = regexp.MustCompile(`[^\s'"\[\](){}<>,;:=]+@[^\s'"\[\](){}<>,;:=]+`)
 
 // maxMessage bounds the length of a message kept from the LMS.
 const maxMessage = 500
