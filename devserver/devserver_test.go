@@ -9,8 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.uber.org/zap"
 	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/worker"
