@@ -1,0 +1,322 @@
+package modules_test
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/coursefulfill/fulfillment/lms"
+	"github.com/coursefulfill/fulfillment/lms/sandbox"
+	"github.com/coursefulfill/fulfillment/modules"
+	"github.com/coursefulfill/fulfillment/order"
+)
+
+const demo = sandbox.DemoCourseID
+
+var ctx = context.Background()
+
+type world struct {
+	t   *testing.T
+	sb  *sandbox.LMS
+	lms *lms.Client
+	reg *modules.Registry
+}
+
+func newWorld(t *testing.T, preEnroll bool) *world {
+	t.Helper()
+	sb, err := sandbox.New(sandbox.Options{})
+	require.NoError(t, err)
+	srv := httptest.NewServer(sb.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		require.NoError(t, sb.Close())
+	})
+	c, err := lms.New(lms.Config{BaseURL: srv.URL, ClientID: sandbox.DevClientID, ClientSecret: sandbox.DevClientSecret,
+		APIKey: sandbox.DevAPIKey, Timeout: 2 * time.Second, PreEnrollByEmail: preEnroll})
+	require.NoError(t, err)
+	reg, err := modules.NewRegistry(modules.DefaultMapping(), modules.Deps{LMS: c})
+	require.NoError(t, err)
+	return &world{t: t, sb: sb, lms: c, reg: reg}
+}
+
+func (w *world) module(productType string) modules.Module {
+	m, ok := w.reg.Module(productType)
+	require.True(w.t, ok, productType)
+	return m
+}
+
+// enrollment returns the learner's enrollment (nil if none).
+func (w *world) enrollment(user, course string) *lms.Enrollment {
+	w.t.Helper()
+	e, err := w.lms.GetEnrollment(ctx, user, course)
+	require.NoError(w.t, err)
+	return e
+}
+
+func (w *world) writes(user, course string) int {
+	s := w.sb.Snapshot(user, course)
+	if len(s.Enrollments) == 0 {
+		return 0
+	}
+	return s.Enrollments[0].Writes
+}
+
+func line(productType, course, mode string) order.Line {
+	return order.Line{ID: "L1", ProductType: productType, CourseID: course, Mode: mode}
+}
+
+func request(user string, l order.Line) modules.Request {
+	return modules.Request{OrderNumber: "EDX-42", User: order.User{Username: user, Email: user + "@example.com"}, Line: l}
+}
+
+func requireOK(t *testing.T, r modules.Result) modules.Result {
+	t.Helper()
+	require.True(t, r.OK(), "result: %+v", r)
+	return r
+}
+
+func TestSeatFulfillAndRevoke(t *testing.T) {
+	w := newWorld(t, false)
+	seat := w.module("seat")
+	req := request("ada", line("seat", demo, "verified"))
+
+	r := requireOK(t, seat.Fulfill(ctx, req))
+	require.Equal(t, lms.ActionCreated, r.Grant[modules.GrantAction])
+	require.Equal(t, "false", r.Grant[modules.GrantPriorActive])
+	e := w.enrollment("ada", demo)
+	require.True(t, e.IsActive)
+	require.Equal(t, "verified", e.Mode)
+
+	requireOK(t, seat.Fulfill(ctx, req)) // a retry
+	require.Equal(t, 1, w.writes("ada", demo))
+
+	req.Grant = r.Grant
+	requireOK(t, seat.Revoke(ctx, req))
+	require.False(t, w.enrollment("ada", demo).IsActive)
+	requireOK(t, seat.Revoke(ctx, req)) // a retry
+	require.Equal(t, 2, w.writes("ada", demo))
+
+	// The LMS's stamp says which order and line wrote the enrollment.
+	attrs := w.sb.Snapshot("ada", demo).Enrollments[0].Attributes
+	require.Contains(t, attrs, sandbox.Attribute{Namespace: "order", Name: "order_number", Value: "EDX-42"})
+	require.Contains(t, attrs, sandbox.Attribute{Namespace: "order", Name: "line_id", Value: "L1"})
+}
+
+func TestSeatRevokeLeavesAPriorEnrollment(t *testing.T) {
+	w := newWorld(t, false)
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "verified"})
+	require.NoError(t, err)
+	seat := w.module("seat")
+	req := request("ada", line("seat", demo, "verified"))
+	r := requireOK(t, seat.Fulfill(ctx, req))
+	require.Equal(t, lms.ActionNone, r.Grant[modules.GrantAction])
+	require.Equal(t, "true", r.Grant[modules.GrantPriorActive])
+	require.Equal(t, "verified", r.Grant[modules.GrantPriorMode])
+
+	req.Grant = r.Grant
+	requireOK(t, seat.Revoke(ctx, req))
+	require.True(t, w.enrollment("ada", demo).IsActive, "the order granted nothing, its refund takes nothing")
+	require.Equal(t, 1, w.writes("ada", demo))
+}
+
+func TestSeatRevokeRestoresPriorMode(t *testing.T) {
+	w := newWorld(t, false)
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "audit"})
+	require.NoError(t, err)
+	seat := w.module("seat")
+	req := request("ada", line("seat", demo, "verified"))
+	r := requireOK(t, seat.Fulfill(ctx, req))
+	require.Equal(t, lms.ActionModeChanged, r.Grant[modules.GrantAction])
+	require.Equal(t, "audit", r.Grant[modules.GrantPriorMode])
+
+	req.Grant = r.Grant
+	requireOK(t, seat.Revoke(ctx, req))
+	e := w.enrollment("ada", demo)
+	require.True(t, e.IsActive)
+	require.Equal(t, "audit", e.Mode)
+}
+
+func TestSeatRevokeWithoutGrantUnenrollsOnlyThatMode(t *testing.T) {
+	w := newWorld(t, false)
+	seat := w.module("seat")
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "verified"})
+	require.NoError(t, err)
+	requireOK(t, seat.Revoke(ctx, request("ada", line("seat", demo, "audit"))))
+	require.True(t, w.enrollment("ada", demo).IsActive, "mode mismatch: the learner is in another mode")
+	requireOK(t, seat.Revoke(ctx, request("ada", line("seat", demo, "verified"))))
+	require.False(t, w.enrollment("ada", demo).IsActive)
+	// Never enrolled: no ghost enrollment.
+	requireOK(t, seat.Revoke(ctx, request("grace", line("seat", demo, "verified"))))
+	require.Nil(t, w.enrollment("grace", demo))
+}
+
+func TestSeatPreEnrollsByEmail(t *testing.T) {
+	w := newWorld(t, true)
+	seat := w.module("seat")
+	req := modules.Request{OrderNumber: "EDX-43", User: order.User{Email: "newcomer@example.com"}, Line: line("seat", demo, "verified")}
+	r := requireOK(t, seat.Fulfill(ctx, req))
+	require.Equal(t, "true", r.Grant[modules.GrantPreEnrolled])
+	require.Len(t, w.sb.Snapshot("newcomer@example.com", demo).Allowed, 1)
+
+	// The learner registers (and is auto-enrolled) before the refund.
+	require.NoError(t, w.sb.AddUser(sandbox.User{Username: "newcomer", Email: "newcomer@example.com"}))
+	require.True(t, w.enrollment("newcomer", demo).IsActive)
+
+	req.Grant = r.Grant
+	rev := requireOK(t, seat.Revoke(ctx, req))
+	require.Equal(t, lms.ActionAllowanceRemoved, rev.Grant["allowance_action"])
+	require.Empty(t, w.sb.Snapshot("newcomer@example.com", demo).Allowed)
+	require.False(t, w.enrollment("newcomer", demo).IsActive)
+	requireOK(t, seat.Revoke(ctx, req))
+
+	// Without pre-enrollment, an unknown learner is a permanent failure.
+	plain := newWorld(t, false)
+	f := plain.module("seat").Fulfill(ctx, req)
+	require.False(t, f.OK())
+	require.Equal(t, lms.TypeUserNotFound, f.ErrorType)
+	require.False(t, f.Retryable)
+	require.NotContains(t, f.Message, "newcomer@example.com")
+}
+
+func TestUpgradeRevokeReturnsToAudit(t *testing.T) {
+	w := newWorld(t, false)
+	up := w.module("upgrade")
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "audit"})
+	require.NoError(t, err)
+	req := request("ada", line("upgrade", demo, "verified"))
+	r := requireOK(t, up.Fulfill(ctx, req))
+	require.Equal(t, "audit", r.Grant[modules.GrantPriorMode])
+	require.Equal(t, "verified", w.enrollment("ada", demo).Mode)
+
+	req.Grant = r.Grant
+	requireOK(t, up.Revoke(ctx, req))
+	e := w.enrollment("ada", demo)
+	require.True(t, e.IsActive, "revoking an upgrade does not unenroll")
+	require.Equal(t, "audit", e.Mode)
+	requireOK(t, up.Revoke(ctx, req))
+	require.Equal(t, 3, w.writes("ada", demo), "enroll, upgrade, downgrade; the retried revoke wrote nothing")
+}
+
+func TestUpgradeOfAnUnenrolledLearner(t *testing.T) {
+	w := newWorld(t, false)
+	up := w.module("upgrade")
+	req := request("grace", line("upgrade", demo, "verified"))
+	r := requireOK(t, up.Fulfill(ctx, req))
+	require.Equal(t, lms.ActionCreated, r.Grant[modules.GrantAction])
+	req.Grant = r.Grant
+	requireOK(t, up.Revoke(ctx, req))
+	e := w.enrollment("grace", demo)
+	require.True(t, e.IsActive)
+	require.Equal(t, modules.UpgradeFallbackMode, e.Mode)
+
+	// A course without audit: taking the upgrade back means unenrolling.
+	const noAudit = "course-v1:edX+NoAudit+2026"
+	require.NoError(t, w.sb.AddCourse(sandbox.Course{CourseID: noAudit, Modes: []sandbox.Mode{{Slug: "verified"}, {Slug: "professional"}}}))
+	req = request("grace", line("upgrade", noAudit, "professional"))
+	r = requireOK(t, up.Fulfill(ctx, req))
+	req.Grant = r.Grant
+	requireOK(t, up.Revoke(ctx, req))
+	require.False(t, w.enrollment("grace", noAudit).IsActive)
+}
+
+func TestUpgradeRevokeLeavesALearnerWhoMovedOn(t *testing.T) {
+	w := newWorld(t, false)
+	up := w.module("upgrade")
+	const credit = sandbox.CreditCourseID
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: credit, Mode: "audit"})
+	require.NoError(t, err)
+	req := request("ada", line("upgrade", credit, "verified"))
+	r := requireOK(t, up.Fulfill(ctx, req))
+	// Another order moves the learner on to credit.
+	_, err = w.lms.ChangeMode(ctx, lms.EnrollRequest{Username: "ada", CourseID: credit, Mode: "credit",
+		OrderNumber: "EDX-99", LineID: "1"})
+	require.Error(t, err, "credit needs a provider attribute") // the LMS's rule
+	_, err = w.lms.ChangeMode(ctx, lms.EnrollRequest{Username: "ada", CourseID: credit, Mode: "credit"})
+	require.NoError(t, err)
+	req.Grant = r.Grant
+	requireOK(t, up.Revoke(ctx, req))
+	require.Equal(t, "credit", w.enrollment("ada", credit).Mode)
+}
+
+func TestEntitlementModule(t *testing.T) {
+	w := newWorld(t, false)
+	ent := w.module("entitlement")
+	l := order.Line{ID: "L2", ProductType: "entitlement", CourseUUID: sandbox.DemoCourseUUID, Mode: "verified"}
+	req := request("ada", l)
+	r := requireOK(t, ent.Fulfill(ctx, req))
+	uuid := r.Grant[modules.GrantEntitlementUUID]
+	require.NotEmpty(t, uuid)
+	again := requireOK(t, ent.Fulfill(ctx, req))
+	require.Equal(t, uuid, again.Grant[modules.GrantEntitlementUUID], "idempotent")
+	require.Len(t, w.sb.Snapshot("ada", "").Entitlements, 1)
+
+	req.Grant = r.Grant
+	rev := requireOK(t, ent.Revoke(ctx, req))
+	require.Equal(t, "1", rev.Grant["revoked"])
+	require.NotNil(t, w.sb.Snapshot("ada", "").Entitlements[0].ExpiredAt)
+
+	// Without a grant the revoke finds the order's entitlement.
+	req2 := request("ada", l)
+	req2.OrderNumber = "EDX-44"
+	requireOK(t, ent.Fulfill(ctx, req2))
+	rev = requireOK(t, ent.Revoke(ctx, req2))
+	require.Equal(t, "1", rev.Grant["revoked"])
+
+	bad := ent.Fulfill(ctx, request("ada", order.Line{ID: "L3", ProductType: "entitlement", CourseID: "edX+DemoX"}))
+	require.Equal(t, modules.ErrorTypeInvalidLine, bad.ErrorType)
+	require.False(t, bad.Retryable)
+}
+
+func TestDonation(t *testing.T) {
+	w := newWorld(t, false)
+	d := w.module("donation")
+	requireOK(t, d.Fulfill(ctx, request("ada", order.Line{ID: "D", ProductType: "donation"})))
+	requireOK(t, d.Revoke(ctx, request("ada", order.Line{ID: "D", ProductType: "donation"})))
+	require.Empty(t, w.sb.Snapshot("", "").Enrollments)
+}
+
+func TestFailureClassification(t *testing.T) {
+	w := newWorld(t, false)
+	seat := w.module("seat")
+	cases := []struct {
+		name      string
+		req       modules.Request
+		errorType string
+		retryable bool
+	}{
+		{"closed", request("ada", line("seat", sandbox.ClosedCourseID, "verified")), lms.TypeEnrollmentClosed, false},
+		{"full", request("ada", line("seat", sandbox.FullCourseID, "verified")), lms.TypeCourseFull, false},
+		{"no course", request("ada", line("seat", "course-v1:edX+Gone+1", "verified")), lms.TypeCourseNotFound, false},
+		{"no mode", request("ada", line("seat", demo, "professional")), lms.TypeModeUnavailable, false},
+		{"no user", request("nobody", line("seat", demo, "audit")), lms.TypeUserNotFound, false},
+		{"no course id", request("ada", line("seat", "", "audit")), modules.ErrorTypeInvalidLine, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := seat.Fulfill(ctx, tc.req)
+			require.Equal(t, modules.StatusFailure, r.Status)
+			require.Equal(t, tc.errorType, r.ErrorType, r.Message)
+			require.Equal(t, tc.retryable, r.Retryable)
+			require.NotEmpty(t, r.Message)
+		})
+	}
+
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 429, RetryAfter: 7 * time.Second}))
+	r := seat.Fulfill(ctx, request("ada", line("seat", demo, "audit")))
+	require.Equal(t, lms.TypeThrottled, r.ErrorType)
+	require.True(t, r.Retryable)
+	require.Equal(t, 7, r.RetryAfterSeconds)
+
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 500}))
+	r = w.module("upgrade").Revoke(ctx, request("ada", line("upgrade", demo, "verified")))
+	require.Equal(t, lms.TypeServerError, r.ErrorType)
+	require.True(t, r.Retryable)
+
+	other := modules.ResultFromError(errors.New("boom"))
+	require.Equal(t, modules.ErrorTypeInternal, other.ErrorType)
+	require.False(t, other.Retryable)
+}
