@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/modules"
+	"github.com/coursefulfill/fulfillment/starter"
+	"github.com/coursefulfill/fulfillment/woocommerce"
+	"github.com/coursefulfill/fulfillment/worker"
+)
+
+// envAPIToken names the bearer token of the API, for the server and the
+// order commands alike.
+const envAPIToken = "FULFILLMENT_API_TOKEN"
+
+func newAPICommand() *cobra.Command {
+	var (
+		address, namespace, modulesConfig, logLevel, listenIP string
+		port                                                  int
+		opts                                                  orderOptionFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "api",
+		Short: "Serve the HTTP API (and the WooCommerce webhook) against a Temporal cluster",
+		Long: `Serve the fulfillment HTTP API against a Temporal cluster; see docs/api.md.
+The API is stateless: run several behind a load balancer. Workers run apart
+("fulfillment worker").
+
+Environment:
+  FULFILLMENT_API_TOKEN        bearer token of /api/v1 (required)
+  WOOCOMMERCE_WEBHOOK_SECRET   enables POST /api/v1/webhooks/woocommerce
+  WOOCOMMERCE_PRODUCT_MAP      product map file (SKU / product id -> course)
+  WOOCOMMERCE_STORE_URL, WOOCOMMERCE_CONSUMER_KEY, WOOCOMMERCE_CONSUMER_SECRET
+                               store REST API, to learn the lines of partial refunds`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = logger.Sync() }()
+			token := os.Getenv(envAPIToken)
+			if token == "" {
+				return fmt.Errorf("set %s: the API refuses to serve orders without a bearer token", envAPIToken)
+			}
+			options, err := opts.options()
+			if err != nil {
+				return err
+			}
+			// The API validates product types against the same mapping the
+			// workers use; it needs no module (and no LMS) itself.
+			mapping, err := modules.LoadMapping(modulesConfig)
+			if err != nil {
+				return err
+			}
+			mapped := func(pt string) bool { _, ok := mapping[pt]; return ok }
+			woo, wooOn, err := woocommerce.ConfigFromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+
+			c, err := client.DialContext(cmd.Context(), client.Options{HostPort: address, Namespace: namespace,
+				Logger: worker.NewSDKLogger(logger.Named("temporal"))})
+			if err != nil {
+				return fmt.Errorf("connect to Temporal at %s: %w", address, err)
+			}
+			defer c.Close()
+
+			st := starter.New(c, starter.Config{Options: options, Mapped: mapped})
+			cfg := api.Config{Token: token, Mapped: mapped}
+			if wooOn {
+				woo.Mapped = mapped
+				recv, err := woocommerce.NewReceiver(woo, st, logger.Named("woocommerce"))
+				if err != nil {
+					return err
+				}
+				cfg.WooCommerce = recv
+			}
+			h, err := api.New(cfg, st, logger.Named("api"))
+			if err != nil {
+				return err
+			}
+			srv := api.NewServer(net.JoinHostPort(listenIP, strconv.Itoa(port)), h)
+			logger.Info("api starting", zap.String("temporal", address), zap.String("namespace", namespace),
+				zap.Bool("woocommerce", wooOn))
+			if err := api.Serve(cmd.Context(), srv, logger); err != nil {
+				return err
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&address, "temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port")
+	f.StringVar(&namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
+	f.StringVar(&listenIP, "listen", "", "IP address to listen on (default: all)")
+	f.IntVar(&port, "http-port", 8080, "HTTP port")
+	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	opts.register(cmd)
+	return cmd
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/starter"
+)
+
+// orderCLI holds the flags every order subcommand shares.
+type orderCLI struct {
+	apiURL string
+	asJSON bool
+}
+
+func (o *orderCLI) client() (*api.Client, error) {
+	token := os.Getenv(envAPIToken)
+	if token == "" {
+		return nil, fmt.Errorf("set %s to the API's bearer token", envAPIToken)
+	}
+	return &api.Client{BaseURL: o.apiURL, Token: token}, nil
+}
+
+// fail prints an API failure (the problem's detail and field errors) and
+// returns an error that exits non-zero.
+func (o *orderCLI) fail(cmd *cobra.Command, err error) error {
+	p, ok := api.AsProblem(err)
+	if !ok {
+		return err
+	}
+	if o.asJSON {
+		if werr := writeJSONTo(cmd.OutOrStdout(), p); werr != nil {
+			return werr
+		}
+		return &exitError{code: 1}
+	}
+	errw := cmd.ErrOrStderr()
+	msg := p.Title
+	if p.Detail != "" {
+		msg = p.Detail
+	}
+	fmt.Fprintf(errw, "fulfillment: %s (HTTP %d)\n", msg, p.Status)
+	for _, fe := range p.Errors {
+		fmt.Fprintf(errw, "  %s: %s\n", fe.Field, fe.Detail)
+	}
+	return &exitError{code: 1}
+}
+
+func writeJSONTo(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	return nil
+}
+
+func newOrderCommand() *cobra.Command {
+	o := &orderCLI{}
+	cmd := &cobra.Command{
+		Use:   "order",
+		Short: "Create, inspect, refund, retry and list orders through the HTTP API",
+		Long: `Talk to the fulfillment HTTP API (--api, env FULFILLMENT_API_URL) with the
+bearer token in FULFILLMENT_API_TOKEN. Output is for people; --json prints the
+API's JSON for scripts. Failures exit non-zero with the API's explanation.`,
+	}
+	pf := cmd.PersistentFlags()
+	pf.StringVar(&o.apiURL, "api", envOr("FULFILLMENT_API_URL", "http://127.0.0.1:8080"), "fulfillment API base URL")
+	pf.BoolVar(&o.asJSON, "json", false, "print JSON")
+	cmd.AddCommand(o.createCommand(), o.statusCommand(), o.refundCommand(), o.retryCommand(), o.listCommand())
+	return cmd
+}
+
+func (o *orderCLI) createCommand() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "create -f order.json",
+		Short: "Submit an order (JSON as in docs/api.md; -f - reads stdin)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var r io.Reader = cmd.InOrStdin()
+			if file != "-" {
+				f, err := os.Open(file)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				r = f
+			}
+			ord, err := api.DecodeOrder(io.LimitReader(r, api.MaxBodyBytes+1))
+			if err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.CreateOrder(cmd.Context(), ord)
+			if err != nil {
+				return o.fail(cmd, err)
+			}
+			if o.asJSON {
+				return writeJSONTo(cmd.OutOrStdout(), res)
+			}
+			verb := "started"
+			if !res.Created {
+				verb = "already submitted (same content); nothing new started"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "order %s %s\n  workflow %s (run %s)\n  status   fulfillment order status %s\n",
+				res.OrderNumber, verb, res.WorkflowID, res.RunID, res.OrderNumber)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "order JSON file, - for stdin")
+	if err := cmd.MarkFlagRequired("file"); err != nil {
+		panic(err) // the flag is defined just above
+	}
+	return cmd
+}
+
+func (o *orderCLI) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status <number>",
+		Short: "Show an order's status and its lines",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			st, err := c.Status(cmd.Context(), args[0])
+			if err != nil {
+				return o.fail(cmd, err)
+			}
+			if o.asJSON {
+				return writeJSONTo(cmd.OutOrStdout(), st)
+			}
+			out := cmd.OutOrStdout()
+			state := "open"
+			if st.Closed {
+				state = "closed"
+			}
+			fmt.Fprintf(out, "order %s: %s (%s", st.OrderNumber, st.Status, state)
+			if !st.Closed && !st.RefundWindowEndsAt.IsZero() {
+				fmt.Fprintf(out, ", refund window ends %s", st.RefundWindowEndsAt.Format("2006-01-02 15:04 MST"))
+			}
+			fmt.Fprintln(out, ")")
+			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "LINE\tPRODUCT\tCOURSE\tMODE\tSTATE\tATTEMPTS\tLAST ERROR")
+			for _, l := range st.Lines {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", l.ID, l.ProductType, dash(l.CourseID), dash(l.Mode), l.State, l.Attempts, dash(l.LastError))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, r := range st.Refunds {
+				ids := make([]string, len(r.Lines))
+				for i, l := range r.Lines {
+					ids[i] = l.ID + "=" + l.State
+				}
+				fmt.Fprintf(out, "refund %s: %s [%s]\n", r.RefundID, r.State, strings.Join(ids, ", "))
+			}
+			return nil
+		},
+	}
+}
+
+func (o *orderCLI) refundCommand() *cobra.Command {
+	var (
+		refundID string
+		lines    []string
+	)
+	cmd := &cobra.Command{
+		Use:   "refund <number> --refund-id R [--lines 1,2]",
+		Short: "Refund lines of an order (every line without --lines); the refund id makes it idempotent",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.Refund(cmd.Context(), args[0], refundID, lines)
+			if err != nil {
+				return o.fail(cmd, err)
+			}
+			if o.asJSON {
+				return writeJSONTo(cmd.OutOrStdout(), res)
+			}
+			if res.Duplicate {
+				fmt.Fprintf(cmd.OutOrStdout(), "refund %s of order %s was already accepted; nothing new started (%s)\n", res.RefundID, args[0], res.WorkflowID)
+				return nil
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "refund %s of order %s accepted; revoking in workflow %s\n", res.RefundID, args[0], res.WorkflowID)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&refundID, "refund-id", "", "refund id (your refund's reference)")
+	cmd.Flags().StringSliceVar(&lines, "lines", nil, "line ids to refund, comma-separated (default: every line)")
+	if err := cmd.MarkFlagRequired("refund-id"); err != nil {
+		panic(err) // the flag is defined just above
+	}
+	return cmd
+}
+
+func (o *orderCLI) retryCommand() *cobra.Command {
+	var lines []string
+	cmd := &cobra.Command{
+		Use:   "retry <number> [--lines 1,2]",
+		Short: "Retry an order's failed lines now (every failed line without --lines)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			res, err := c.Retry(cmd.Context(), args[0], lines)
+			if err != nil {
+				return o.fail(cmd, err)
+			}
+			if o.asJSON {
+				return writeJSONTo(cmd.OutOrStdout(), res)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "order %s: retrying lines %s\n", args[0], strings.Join(res.LineIDs, ", "))
+			return nil
+		},
+	}
+	cmd.Flags().StringSliceVar(&lines, "lines", nil, "line ids to retry, comma-separated (default: every failed line)")
+	return cmd
+}
+
+func (o *orderCLI) listCommand() *cobra.Command {
+	var (
+		status, token string
+		pageSize      int
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--status fulfillment_error]",
+		Short: "List orders, optionally by status (" + strings.Join(starter.OrderStatuses, ", ") + ")",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			page, err := c.List(cmd.Context(), status, pageSize, token)
+			if err != nil {
+				return o.fail(cmd, err)
+			}
+			if o.asJSON {
+				return writeJSONTo(cmd.OutOrStdout(), page)
+			}
+			out := cmd.OutOrStdout()
+			if len(page.Orders) == 0 {
+				fmt.Fprintln(out, "no orders")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ORDER\tSTATUS\tOPEN\tFAILED LINES\tSTARTED\tCOURSES")
+			for _, s := range page.Orders {
+				fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%s\t%s\n", s.OrderNumber, dash(s.Status), s.Running, s.FailedLines,
+					s.StartedAt.Format("2006-01-02 15:04:05"), dash(strings.Join(s.CourseIDs, " ")))
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			if page.NextPageToken != "" {
+				fmt.Fprintf(out, "more: --page-token %s\n", page.NextPageToken)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&status, "status", "", "only orders with this status")
+	f.IntVar(&pageSize, "page-size", 50, "orders per page (1-1000)")
+	f.StringVar(&token, "page-token", "", "next page token printed by the previous call")
+	return cmd
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
