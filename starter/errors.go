@@ -63,7 +63,10 @@ func classify(err error, what string) error {
 }
 
 // classifyRejection maps the messages the order workflow's update
-// validators use (see package workflows) to sentinels.
+// validators use (the errors of package workflows: ErrUnknownLines,
+// ErrNothingToRetry, ErrOrderClosing, ErrInvalidRequest) to sentinels. The
+// messages are matched because a rejection crosses Temporal as a failure
+// message, not as a Go error value.
 func classifyRejection(err error, what string) error {
 	msg := err.Error()
 	var appErr *temporal.ApplicationError
@@ -75,6 +78,10 @@ func classifyRejection(err error, what string) error {
 		return wrap(ErrUnknownLines, what, errors.New(msg))
 	case strings.HasPrefix(msg, "nothing to retry"):
 		return wrap(ErrNothingToRetry, what, errors.New(msg))
+	case strings.HasPrefix(msg, "order is closing"):
+		return wrap(ErrClosed, what, errors.New(msg))
+	case strings.HasPrefix(msg, "invalid request"):
+		return wrap(ErrInvalidRequest, what, errors.New(strings.TrimPrefix(strings.TrimPrefix(msg, "invalid request"), ": ")))
 	}
 	if appErr != nil {
 		return wrap(ErrRejected, what, errors.New(msg))

@@ -12,7 +12,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -42,9 +41,6 @@ var (
 	saOrderStatus = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrOrderStatus)
 	saCourseIDs   = temporal.NewSearchAttributeKeyKeywordList(workflows.SearchAttrCourseIDs)
 )
-
-// refundIDPattern bounds refund ids: they become part of a workflow ID.
-var refundIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$`)
 
 // OrderStatuses lists the values the status filter of List accepts.
 var OrderStatuses = []string{
@@ -306,9 +302,9 @@ func (s *Starter) update(ctx context.Context, number, name string, arg, result a
 // status, so refunds always work. A refund id seen before answers with
 // Duplicate=true and starts nothing.
 func (s *Starter) Refund(ctx context.Context, number string, req workflows.RefundRequest) (workflows.RefundResult, error) {
-	if !refundIDPattern.MatchString(req.RefundID) {
+	if err := workflows.ValidateRefundID(req.RefundID); err != nil {
 		return workflows.RefundResult{}, wrap(ErrInvalidRequest, "refund",
-			errors.New("refund_id must be 1-64 letters, digits or ._:+- and start with a letter or digit"))
+			errors.New("refund_id must be 1-64 letters, digits or ._- characters"))
 	}
 	running, runID, firstRunID, err := s.describe(ctx, number)
 	if err != nil {
@@ -323,20 +319,43 @@ func (s *Starter) Refund(ctx context.Context, number string, req workflows.Refun
 				res = workflows.RefundResult{RefundID: req.RefundID, WorkflowID: order.RefundWorkflowID(number, req.RefundID)}
 			}
 			return res, nil
-		case errors.Is(err, ErrNotFound):
-			// The workflow closed between describe and update: the refund
-			// window has just ended, so refund as for a closed order.
+		case errors.Is(err, ErrNotFound), errors.Is(err, ErrClosed):
+			// The refund window ended between describe and update (or the
+			// workflow is completing): wait for it to close, then refund as
+			// for a closed order.
+			if err := s.awaitClose(ctx, number, runID); err != nil {
+				return workflows.RefundResult{}, err
+			}
 			if running, runID, firstRunID, err = s.describe(ctx, number); err != nil {
 				return workflows.RefundResult{}, err
 			}
 			if running {
-				return workflows.RefundResult{}, fmt.Errorf("refund on order %s: workflow changed state, try again", number)
+				return workflows.RefundResult{}, wrap(ErrUnavailable, "refund", fmt.Errorf("order %s is between runs; try again", number))
 			}
 		default:
 			return workflows.RefundResult{}, err
 		}
 	}
 	return s.refundClosed(ctx, number, runID, firstRunID, req)
+}
+
+// awaitClose waits up to UpdateWait for the order's run to close, however
+// it closes.
+func (s *Starter) awaitClose(ctx context.Context, number, runID string) error {
+	wctx, cancel := context.WithTimeout(ctx, s.cfg.UpdateWait)
+	defer cancel()
+	err := s.c.GetWorkflow(wctx, order.WorkflowID(number), runID).Get(wctx, nil)
+	switch {
+	case err == nil:
+		return nil
+	case wctx.Err() != nil:
+		return wrap(ErrUnavailable, "refund", fmt.Errorf("order %s is closing and did not close in time; try again", number))
+	}
+	if cerr := classify(err, "await close of order "+number); errors.Is(cerr, ErrUnavailable) {
+		return cerr
+	}
+	// Failed, terminated or cancelled: closed all the same.
+	return nil
 }
 
 // refundClosed starts the RevokeWorkflow of a refund on a closed order.
@@ -397,7 +416,9 @@ func (s *Starter) refundClosed(ctx context.Context, number, runID, firstRunID st
 
 // revokeLines builds the lines of a refund on a closed order from the
 // order's input (the lines themselves) and its final status (what each line
-// got, including the grant a revoke must undo).
+// got, including the grant a revoke must undo). It follows the order
+// workflow's own rules: no ids means every line not yet refunded; naming an
+// already refunded line is rejected.
 func revokeLines(o order.Order, st workflows.OrderStatus, ids []string) ([]workflows.RevokeLine, error) {
 	byID := make(map[string]order.Line, len(o.Lines))
 	for _, l := range o.Lines {
@@ -408,26 +429,36 @@ func revokeLines(o order.Order, st workflows.OrderStatus, ids []string) ([]workf
 		state[l.ID] = l
 	}
 	if len(ids) == 0 {
-		ids = o.LineIDs()
+		for _, id := range o.LineIDs() {
+			if state[id].RefundID == "" {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) == 0 {
+			return nil, wrap(ErrRejected, "refund", errors.New("every line of the order is already refunded"))
+		}
 	}
-	var unknown []string
+	var unknown, refunded []string
 	seen := map[string]bool{}
 	lines := make([]workflows.RevokeLine, 0, len(ids))
 	for _, id := range ids {
 		l, ok := byID[id]
-		if !ok {
+		switch {
+		case !ok:
 			unknown = append(unknown, id)
 			continue
-		}
-		if seen[id] {
+		case seen[id]:
+			continue
+		case state[id].RefundID != "":
+			refunded = append(refunded, id+" (refund "+state[id].RefundID+")")
 			continue
 		}
 		seen[id] = true
 		ls := state[id]
 		rl := workflows.RevokeLine{Line: l}
-		// A line whose fulfill succeeded (or whose earlier revoke failed)
-		// holds a grant to undo; any other line has nothing to revoke.
-		if ls.State == workflows.LineFulfilled || ls.State == workflows.LineRevokeFailed {
+		// Only a fulfilled line holds a grant to undo; any other line has
+		// nothing to revoke.
+		if ls.State == workflows.LineFulfilled {
 			rl.Fulfilled = true
 			if ls.Result != nil {
 				rl.Grant = ls.Result.Grant
@@ -437,6 +468,9 @@ func revokeLines(o order.Order, st workflows.OrderStatus, ids []string) ([]workf
 	}
 	if len(unknown) > 0 {
 		return nil, wrap(ErrUnknownLines, "refund", fmt.Errorf("unknown line ids: %s", strings.Join(unknown, ", ")))
+	}
+	if len(refunded) > 0 {
+		return nil, wrap(ErrRejected, "refund", fmt.Errorf("line already refunded: %s", strings.Join(refunded, ", ")))
 	}
 	return lines, nil
 }
