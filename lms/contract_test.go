@@ -736,3 +736,32 @@ func TestPreEnrollByEmail(t *testing.T) {
 	require.Equal(t, ActionNone, out.Action)
 	require.Len(t, h.snapshot(email, "").Allowed, 1)
 }
+
+// A read that misses a write that had in fact succeeded (a lagging replica,
+// or a concurrent attempt) leads to a re-post, which the LMS refuses once
+// enrollment has closed; the client reads again and accepts the wanted state.
+func TestEnrollAcceptsWantedStateAfterRefusal(t *testing.T) {
+	var stale atomic.Bool
+	lag := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, pathEnrollment+"/") && stale.CompareAndSwap(true, false) {
+				w.WriteHeader(http.StatusOK) // "no enrollment"
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	h := newHarness(t, sandbox.Options{}, lag)
+	c := h.client()
+	_, err := c.Enroll(ctx, req("ada", demo, "verified"))
+	require.NoError(t, err)
+	h.closeEnrollment(demo, "audit", "verified")
+
+	stale.Store(true)
+	out, err := c.Enroll(ctx, req("ada", demo, "verified"))
+	require.NoError(t, err)
+	require.False(t, stale.Load(), "the stale read was served")
+	require.False(t, out.Wrote)
+	require.Equal(t, "verified", out.Enrollment.Mode)
+	require.Equal(t, 1, h.writes("ada", demo))
+}

@@ -583,6 +583,9 @@ func (l *LMS) handleEnrollmentsAdmin(w http.ResponseWriter, r *http.Request) {
 	courseID := q.Get("course_id")
 	usernames := splitList(q.Get("username"))
 	emails := splitList(q.Get("email"))
+	for i := range emails {
+		emails[i] = normEmail(emails[i])
+	}
 	l.mu.Lock()
 	var rows []*enrollment
 	for _, e := range l.sortedEnrollments() {
@@ -616,11 +619,6 @@ func splitList(s string) []string {
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			out = append(out, p)
-		}
-	}
-	if len(out) > 0 && strings.Contains(s, "@") {
-		for i := range out {
-			out[i] = normEmail(out[i])
 		}
 	}
 	return out
