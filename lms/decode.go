@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -472,12 +474,9 @@ func rawNumber(raw json.RawMessage) float64 {
 	if json.Unmarshal(bytes.TrimSpace(raw), &f) == nil {
 		return f
 	}
-	var n json.Number
-	if s := rawString(raw); s != "" {
-		n = json.Number(s)
-		if f, err := n.Float64(); err == nil {
-			return f
-		}
+	// Django's DecimalField renders prices as strings ("49.00").
+	if f, err := strconv.ParseFloat(rawString(raw), 64); err == nil && !math.IsInf(f, 0) && !math.IsNaN(f) {
+		return f
 	}
 	return 0
 }

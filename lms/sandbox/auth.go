@@ -224,5 +224,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-func errField(err error) zap.Field { return zap.Error(err) }

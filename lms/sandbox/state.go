@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 type enrollmentKey struct{ user, course string }
@@ -155,7 +157,7 @@ func (l *LMS) saveLocked() error {
 // logged: the in-memory state stays authoritative for this run.
 func (l *LMS) changed() {
 	if err := l.saveLocked(); err != nil {
-		l.log.Error("sandbox state not saved", errField(err))
+		l.log.Error("sandbox state not saved", zap.Error(err))
 	}
 }
 
