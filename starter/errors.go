@@ -59,6 +59,13 @@ func classify(err error, what string) error {
 		errors.As(err, &updTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		return wrap(ErrUnavailable, what, err)
 	}
+	// Right after the search attributes are registered the frontend may not
+	// know them for a few seconds (its namespace cache refreshes); a start
+	// then fails with InvalidArgument. Worth a retry, not a 500.
+	var invalid *serviceerror.InvalidArgument
+	if errors.As(err, &invalid) && strings.Contains(invalid.Error(), "no mapping defined for search attribute") {
+		return wrap(ErrUnavailable, what, err)
+	}
 	return &opError{what: what, err: err}
 }
 
