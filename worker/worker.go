@@ -66,6 +66,29 @@ func Register(r interface {
 	}
 }
 
+// awaitSearchAttributes waits until the frontend accepts queries on the new
+// search attributes: it learns of them on its next namespace cache refresh,
+// and until then starting an order that sets them fails.
+func awaitSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	query := fmt.Sprintf(`%s = "probe" AND %s = "probe" AND %s = "probe" AND %s = 0`,
+		workflows.SearchAttrOrderNumber, workflows.SearchAttrOrderStatus, workflows.SearchAttrCourseIDs, workflows.SearchAttrFailedLines)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("search attributes registered but not usable after a minute: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
 // PrepareNamespace registers the custom search attributes that are missing
 // and raises the namespace's retention to at least retention. It is safe to
 // run on every start, against any cluster.
@@ -91,6 +114,9 @@ func PrepareNamespace(ctx context.Context, c client.Client, namespace string, re
 			return fmt.Errorf("add search attributes: %w", err)
 		}
 		log.Info("registered search attributes", zap.Int("count", len(missing)))
+		if err := awaitSearchAttributes(ctx, c, namespace); err != nil {
+			return err
+		}
 	}
 	if retention <= 0 {
 		return nil

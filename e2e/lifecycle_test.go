@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursefulfill/fulfillment/lms/sandbox"
+	"github.com/coursefulfill/fulfillment/order"
+	"github.com/coursefulfill/fulfillment/workflows"
+)
+
+// startDirect starts an order workflow with its own options, as a second
+// shop backend with another configuration would.
+func startDirect(t *testing.T, o order.Order, opts workflows.Options) {
+	t.Helper()
+	_, err := shared.Client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: order.WorkflowID(o.Number), TaskQueue: workflows.TaskQueue,
+	}, workflows.OrderWorkflow, workflows.OrderInput{Order: o, Options: opts})
+	require.NoError(t, err)
+}
+
+func TestOrderClosesAfterRefundWindowAndRefundsStillWork(t *testing.T) {
+	user := newUser(t, "closed")
+	number := newNumber("WIN")
+	opts := testOptions
+	opts.RefundWindow = 3 * time.Second
+	startDirect(t, order.Order{Number: number, User: order.User{Username: user}, PlacedAt: time.Now(),
+		Lines: []order.Line{{ID: "1", ProductType: "seat", CourseID: sandbox.DemoCourseID, Mode: "verified"}}}, opts)
+
+	run := shared.Client.GetWorkflow(context.Background(), order.WorkflowID(number), "")
+	var final workflows.OrderStatus
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	require.NoError(t, run.Get(ctx, &final))
+	require.True(t, final.Closed)
+	require.Equal(t, workflows.OrderFulfilled, final.Status)
+
+	// The API reads a closed order's final status.
+	st := status(t, number)
+	require.True(t, st.Closed)
+	require.Equal(t, workflows.OrderFulfilled, st.Status)
+
+	// A refund after the window starts the revoke workflow directly.
+	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
+		map[string]any{"refund_id": "LATE-1"}, nil))
+	rev := shared.Client.GetWorkflow(context.Background(), order.RefundWorkflowID(number, "LATE-1"), "")
+	var res workflows.RevokeResult
+	require.NoError(t, rev.Get(ctx, &res))
+	require.Equal(t, workflows.RefundCompleted, res.State)
+	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
+	// And again: the same refund id is not run twice.
+	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
+		map[string]any{"refund_id": "LATE-1"}, nil))
+	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
+}
+
+// historyLength counts a workflow's events and the most activities it had
+// scheduled but not finished at any one time.
+func historyLength(t *testing.T, workflowID string) (events, maxPending int) {
+	t.Helper()
+	iter := shared.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	pending := 0
+	for iter.HasNext() {
+		ev, err := iter.Next()
+		require.NoError(t, err)
+		events++
+		switch ev.GetEventType() {
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED, enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED:
+			pending++
+		case enumspb.EVENT_TYPE_ACTIVITY_TASK_COMPLETED, enumspb.EVENT_TYPE_ACTIVITY_TASK_FAILED,
+			enumspb.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT, enumspb.EVENT_TYPE_ACTIVITY_TASK_CANCELED,
+			enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED,
+			enumspb.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_FAILED:
+			pending--
+		}
+		maxPending = max(maxPending, pending)
+	}
+	return events, maxPending
+}
+
+func TestTenThousandLineOrderCompletesWithinHistoryLimits(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the 10,000-line order takes a minute or more; run without -short")
+	}
+	const lines = 10000
+	number := newNumber("BIG")
+	o := order.Order{Number: number, User: order.User{Username: "ada"}, PlacedAt: time.Now()}
+	for i := range lines {
+		o.Lines = append(o.Lines, order.Line{ID: fmt.Sprint(i + 1), ProductType: order.ProductDonation})
+	}
+	opts := testOptions
+	opts.MaxParallelLines = 100
+	started := time.Now()
+	startDirect(t, o, opts)
+	st := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Minute)
+	t.Logf("10,000 lines fulfilled in %s", time.Since(started))
+	require.Len(t, st.Lines, lines)
+	for _, l := range st.Lines {
+		require.Equal(t, workflows.LineFulfilled, l.State)
+	}
+	events, pending := historyLength(t, order.WorkflowID(number))
+	t.Logf("parent: %d events, at most %d pending children", events, pending)
+	require.Less(t, events, 10240)
+	require.LessOrEqual(t, pending, 2000)
+	batches := lines / workflows.DefaultBatchSize
+	for b := range batches {
+		id := fmt.Sprintf("%s-fulfill-1-batch-%d", order.WorkflowID(number), b)
+		events, pending := historyLength(t, id)
+		require.Less(t, events, 10240, id)
+		require.LessOrEqual(t, pending, workflows.DefaultBatchSize, id)
+	}
+}
