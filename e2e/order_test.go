@@ -81,11 +81,12 @@ func TestLMSOutageLongerThanAnchorsBudgetsEndsFulfilled(t *testing.T) {
 		return st.Lines[0].State == workflows.LineRetrying
 	}, 15*time.Second, 100*time.Millisecond, "line never shown retrying: %+v", st)
 	require.NotEmpty(t, st.Lines[0].LastError)
-	require.GreaterOrEqual(t, st.Lines[0].Attempts, 3)
+	require.GreaterOrEqual(t, st.Lines[0].Attempts, 1)
+	require.Contains(t, st.Lines[0].LastError, "ServerError")
 
 	st = waitStatus(t, number, workflows.OrderFulfilled, 60*time.Second)
 	require.GreaterOrEqual(t, time.Since(outageStart), 25*time.Second, "fulfilled only after the outage")
-	require.Greater(t, st.Lines[0].Attempts, 3)
+	require.Greater(t, st.Lines[0].Attempts, 1)
 	e := enrollment(t, user, sandbox.DemoCourseID)
 	require.True(t, e.IsActive)
 	require.Equal(t, 1, e.Writes, "retries never write twice")

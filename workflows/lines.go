@@ -25,8 +25,9 @@ const (
 )
 
 // firstRoundAttempts is how many attempts run before a line is shown as
-// retrying: a blip that heals within them never shows.
-const firstRoundAttempts = 3
+// retrying with its last error. One: support sees an LMS problem at once,
+// even when the LMS asks (Retry-After) for a long wait before the next try.
+const firstRoundAttempts = 1
 
 // Line actions.
 const (
