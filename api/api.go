@@ -132,7 +132,7 @@ func New(cfg Config, st Starter, log *zap.Logger) (http.Handler, error) {
 	}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fulfillment_http_requests_total",
-		Help: "HTTP requests by route pattern, method and status code.",
+		Help: "HTTP requests by route (method and pattern) and status code.",
 	}, []string{"route", "code"})
 	s.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "fulfillment_http_request_duration_seconds",

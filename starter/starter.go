@@ -434,9 +434,9 @@ func revokeLines(o order.Order, st workflows.OrderStatus, ids []string) ([]workf
 				ids = append(ids, id)
 			}
 		}
-		if len(ids) == 0 {
-			return nil, wrap(ErrRejected, "refund", errors.New("every line of the order is already refunded"))
-		}
+		// Every line already refunded: like the workflow, accept the refund
+		// with no lines, so the store's full refund after partial ones is
+		// not an error.
 	}
 	var unknown, refunded []string
 	seen := map[string]bool{}

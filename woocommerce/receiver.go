@@ -223,6 +223,11 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 		r.Refunds = rc.partialRefunds(ctx, d, number, wo)
 		return code, r
 	case "refunded":
+		if o, _, problems := rc.buildOrder(number, d.source, wo); len(problems) == 0 && len(o.Lines) == 0 {
+			reply.Result = ResultIgnored
+			reply.Detail = "the order has no course products"
+			return http.StatusOK, reply
+		}
 		res, err := rc.f.Refund(ctx, number, workflows.RefundRequest{RefundID: FullRefundID})
 		if err != nil {
 			return rc.refundError(d, number, FullRefundID, err)

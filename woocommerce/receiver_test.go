@@ -284,6 +284,14 @@ func TestRefundedRefundsEveryLineOnce(t *testing.T) {
 	require.Equal(t, woocommerce.KindRefundNoOrder, e.rejections()[0].Kind)
 }
 
+func TestRefundOfNonCourseOrderIsIgnored(t *testing.T) {
+	e := newEnv(t, woocommerce.StoreAPI{})
+	a := e.deliver(orderJSON(904, "refunded", mugItem, `{"id": 1}`), nil)
+	require.Equal(t, http.StatusOK, a.code)
+	require.Equal(t, woocommerce.ResultIgnored, a.reply.Result)
+	require.Empty(t, e.rejections())
+}
+
 func TestPartialRefundWithoutStoreAPINeedsOperator(t *testing.T) {
 	e := newEnv(t, woocommerce.StoreAPI{})
 	items := courseItem + "," + pluginItem
