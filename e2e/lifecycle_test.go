@@ -99,6 +99,10 @@ func TestTenThousandLineOrderCompletesWithinHistoryLimits(t *testing.T) {
 	opts.MaxParallelLines = 100
 	started := time.Now()
 	startDirect(t, o, opts)
+	// Support can read the status while the big order runs.
+	time.Sleep(2 * time.Second)
+	_, err := shared.Client.QueryWorkflow(context.Background(), order.WorkflowID(number), "", workflows.QueryStatus)
+	require.NoError(t, err)
 	st := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Minute)
 	t.Logf("10,000 lines fulfilled in %s", time.Since(started))
 	require.Len(t, st.Lines, lines)

@@ -64,6 +64,9 @@ type orderRun struct {
 	cancels   map[string]workflow.CancelFunc
 	active    int
 	closing   bool
+	// dirty asks the publisher to upsert the search attributes; it runs
+	// once per workflow task however many lines changed in it.
+	dirty     bool
 	published struct {
 		status string
 		failed int
@@ -105,6 +108,15 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 		return OrderStatus{}, err
 	}
 	w.listenSignals(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return w.dirty }); err != nil {
+				return
+			}
+			w.dirty = false
+			w.publishNow(ctx)
+		}
+	})
 
 	if in.Carry == nil {
 		courses := in.Order.CourseIDs()
@@ -136,7 +148,7 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 	})
 	for {
 		if err := workflow.Await(ctx, func() bool {
-			idle := w.active == 0 && workflow.AllHandlersFinished(ctx)
+			idle := w.active == 0 && !w.dirty && workflow.AllHandlersFinished(ctx)
 			return idle && (windowOver || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
 		}); err != nil {
 			return w.snapshot(false), err
@@ -164,10 +176,9 @@ func (w *orderRun) line(id string) *LineStatus {
 }
 
 func (w *orderRun) orderLine(id string) order.Line {
-	for _, l := range w.in.Order.Lines {
-		if l.ID == id {
-			return l
-		}
+	// w.lines was built from the order's lines, in the same order.
+	if i, ok := w.index[id]; ok && i < len(w.in.Order.Lines) && w.in.Order.Lines[i].ID == id {
+		return w.in.Order.Lines[i]
 	}
 	return order.Line{ID: id}
 }
@@ -566,9 +577,12 @@ func (w *orderRun) snapshot(closed bool) OrderStatus {
 	return st
 }
 
-// publish upserts OrderStatus and FailedLines when they changed, so support
-// can find orders by status in visibility.
-func (w *orderRun) publish(ctx workflow.Context) {
+// publish marks the search attributes for an update; see publishNow.
+func (w *orderRun) publish(workflow.Context) { w.dirty = true }
+
+// publishNow upserts OrderStatus and FailedLines when they changed, so
+// support can find orders by status in visibility.
+func (w *orderRun) publishNow(ctx workflow.Context) {
 	status := orderStatus(w.lines, w.refunds)
 	failed := 0
 	for _, l := range w.lines {
