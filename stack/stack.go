@@ -105,18 +105,17 @@ type Stack struct {
 
 // Start starts every part, in dependency order, and returns once the API
 // accepts orders. On error everything started so far is stopped.
-func Start(ctx context.Context, cfg Config) (s *Stack, err error) {
+func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.IP == "" {
 		cfg.IP = "127.0.0.1"
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	s = &Stack{cfg: cfg, log: cfg.Logger}
+	s := &Stack{cfg: cfg, log: cfg.Logger}
 	defer func() {
 		if err != nil {
 			s.Close()
-			s = nil
 		}
 	}()
 	mapping, err := modules.LoadMapping(cfg.ModulesConfig)
