@@ -202,3 +202,14 @@ func visible(t *testing.T, query, workflowID string) {
 		return false
 	}, 10*time.Second, 100*time.Millisecond, "query %s never found %s", query, workflowID)
 }
+
+// newCourse adds a course run (with a catalog UUID, for entitlements) to the
+// sandbox, so a test owns every enrollment in it.
+func newCourse(t *testing.T) (courseID, courseUUID string) {
+	t.Helper()
+	n := orderSeq.Add(1)
+	courseID = fmt.Sprintf("course-v1:edX+T%d+2026", n)
+	courseUUID = fmt.Sprintf("%08x-0000-4000-8000-%012x", n, n)
+	sandboxPost(t, "/sandbox/courses", map[string]any{"course_id": courseID, "course_uuid": courseUUID, "modes": []string{"audit", "verified"}})
+	return courseID, courseUUID
+}

@@ -59,6 +59,36 @@ func TestOrderClosesAfterRefundWindowAndRefundsStillWork(t *testing.T) {
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "LATE-1"}, nil))
 	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
+	recordHistory(t, order.WorkflowID(number), "order_closed_after_window")
+	recordHistory(t, order.RefundWorkflowID(number, "LATE-1"), "revoke_after_close")
+}
+
+// A small batch size exercises the large-order path (LinesWorkflow children)
+// quickly, for the replay tests as much as for itself.
+func TestOrderSplitIntoBatches(t *testing.T) {
+	user := newUser(t, "batch")
+	number := newNumber("BATCH")
+	opts := testOptions
+	opts.BatchSize = 2
+	o := order.Order{Number: number, User: order.User{Username: user}, PlacedAt: time.Now()}
+	for i := range 5 {
+		o.Lines = append(o.Lines, order.Line{ID: fmt.Sprint(i + 1), ProductType: order.ProductDonation})
+	}
+	o.Lines[0] = order.Line{ID: "1", ProductType: "seat", CourseID: sandbox.DemoCourseID, Mode: "audit"}
+	startDirect(t, o, opts)
+	st := waitStatus(t, number, workflows.OrderFulfilled, 20*time.Second)
+	require.Len(t, st.Lines, 5)
+	for b := range 3 {
+		_, err := shared.Client.DescribeWorkflowExecution(context.Background(), fmt.Sprintf("%s-fulfill-1-batch-%d", order.WorkflowID(number), b), "")
+		require.NoError(t, err, "batch %d", b)
+	}
+	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
+		map[string]any{"refund_id": "ALL"}, nil))
+	st = waitStatus(t, number, workflows.OrderRefunded, 20*time.Second)
+	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
+	recordHistory(t, order.WorkflowID(number), "order_batched_refunded")
+	recordHistory(t, order.WorkflowID(number)+"-fulfill-1-batch-0", "lines_batch")
+	recordHistory(t, order.RefundWorkflowID(number, "ALL"), "revoke_batched")
 }
 
 // historyLength counts a workflow's events and the most activities it had

@@ -35,18 +35,20 @@ func TestSampleOrderBecomesVerifiedEnrollment(t *testing.T) {
 	id := order.WorkflowID(number)
 	visible(t, fmt.Sprintf(`OrderNumber=%q AND OrderStatus="fulfilled" AND FailedLines=0`, number), id)
 	visible(t, fmt.Sprintf(`CourseIds=%q AND OrderNumber=%q`, sandbox.DemoCourseID, number), id)
+	recordHistory(t, id, "order_fulfilled_open")
 }
 
 func TestMixedOrderFulfillsEveryModule(t *testing.T) {
 	user := newUser(t, "mixed")
 	number := newNumber("MIX")
+	_, entUUID := newCourse(t)
 	placeOrder(t, map[string]any{
 		"number": number,
 		"user":   map[string]any{"username": user},
 		"lines": []map[string]any{
 			{"id": "seat", "product_type": "seat", "course_id": sandbox.DemoCourseID, "mode": "audit"},
 			{"id": "upgrade", "product_type": "upgrade", "course_id": sandbox.CreditCourseID, "mode": "verified"},
-			{"id": "ent", "product_type": "entitlement", "course_uuid": sandbox.DemoCourseUUID, "mode": "verified"},
+			{"id": "ent", "product_type": "entitlement", "course_uuid": entUUID, "mode": "verified"},
 			{"id": "gift", "product_type": "donation"},
 		},
 		"placed_at": "2026-11-21T10:00:00Z",
@@ -90,6 +92,7 @@ func TestLMSOutageLongerThanAnchorsBudgetsEndsFulfilled(t *testing.T) {
 	e := enrollment(t, user, sandbox.DemoCourseID)
 	require.True(t, e.IsActive)
 	require.Equal(t, 1, e.Writes, "retries never write twice")
+	recordHistory(t, order.WorkflowID(number), "order_outage_retried")
 }
 
 func TestPermanentErrorWaitsForOperatorThenRetryFulfills(t *testing.T) {
@@ -121,10 +124,12 @@ func TestPermanentErrorWaitsForOperatorThenRetryFulfills(t *testing.T) {
 	require.Equal(t, 2, st.Lines[0].Attempts)
 	require.Equal(t, "verified", enrollment(t, user, course).Mode)
 	visible(t, `OrderStatus="fulfilled" AND FailedLines=0`, order.WorkflowID(number))
+	recordHistory(t, order.WorkflowID(number), "order_failed_then_retried")
 }
 
 func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 	user := newUser(t, "refund")
+	_, entUUID := newCourse(t)
 	// The learner already audits the credit course; the order upgrades it.
 	pre := newNumber("PRE")
 	placeOrder(t, map[string]any{"number": pre, "user": map[string]any{"username": user},
@@ -139,7 +144,7 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 		"lines": []map[string]any{
 			{"id": "seat", "product_type": "seat", "course_id": sandbox.DemoCourseID, "mode": "verified"},
 			{"id": "upgrade", "product_type": "upgrade", "course_id": sandbox.CreditCourseID, "mode": "verified"},
-			{"id": "ent", "product_type": "entitlement", "course_uuid": sandbox.CreditCourseUUID, "mode": "verified"},
+			{"id": "ent", "product_type": "entitlement", "course_uuid": entUUID, "mode": "verified"},
 			{"id": "gift", "product_type": "donation"},
 		},
 		"placed_at": "2026-11-21T10:00:00Z",
@@ -180,6 +185,8 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 	ents := snapshot(t, user, "").Entitlements
 	require.Len(t, ents, 1)
 	require.NotNil(t, ents[0].ExpiredAt, "an entitlement refund revokes the entitlement")
+	recordHistory(t, order.WorkflowID(number), "order_mixed_refunded")
+	recordHistory(t, order.RefundWorkflowID(number, "R-2"), "revoke_mixed")
 }
 
 func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
@@ -198,6 +205,7 @@ func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
 		require.Contains(t, []string{workflows.LineRevoked, workflows.LineRefundedUnfulfilled}, st.Lines[0].State)
 		e := findEnrollment(t, user, sandbox.DemoCourseID)
 		require.True(t, e == nil || !e.IsActive, "refunded line left enrolled: %+v", e)
+		recordHistory(t, order.WorkflowID(number), fmt.Sprintf("order_refund_race_%d", i))
 	}
 }
 
@@ -252,4 +260,5 @@ func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
 	st := waitStatus(t, number, workflows.OrderRefunded, 10*time.Second)
 	require.Len(t, st.Refunds, 1)
 	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
+	recordHistory(t, id, "order_bad_signals_then_refund")
 }
