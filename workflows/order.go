@@ -60,10 +60,10 @@ type orderRun struct {
 	seq      int
 	// inFlight and cancels track lines whose fulfillment is queued or
 	// running, so a refund can stop and wait for them.
-	inFlight  map[string]bool
-	cancels   map[string]workflow.CancelFunc
-	active    int
-	closing   bool
+	inFlight map[string]bool
+	cancels  map[string]workflow.CancelFunc
+	active   int
+	closing  bool
 	// dirty asks the publisher to upsert the search attributes; it runs
 	// once per workflow task however many lines changed in it.
 	dirty     bool

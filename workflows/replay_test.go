@@ -26,4 +26,3 @@ func TestReplayRecordedHistories(t *testing.T) {
 		})
 	}
 }
-
