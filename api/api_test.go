@@ -171,11 +171,11 @@ func TestCreateOrderRejectsInvalidOrders(t *testing.T) {
 		code  int
 		field string
 	}{
-		{"no lines", jsonOf(t, noLines), 422, "lines"},
-		{"duplicate line ids", jsonOf(t, dupLines), 422, "lines[1].id"},
-		{"unmapped product type", jsonOf(t, unmapped), 422, "lines[0].product_type"},
-		{"malformed course key", jsonOf(t, badCourse), 422, "lines[0].course_id"},
-		{"missing user identity", jsonOf(t, noUser), 422, "user"},
+		{"no lines", jsonOf(t, noLines), 400, "lines"},
+		{"duplicate line ids", jsonOf(t, dupLines), 400, "lines[1].id"},
+		{"unmapped product type", jsonOf(t, unmapped), 400, "lines[0].product_type"},
+		{"malformed course key", jsonOf(t, badCourse), 400, "lines[0].course_id"},
+		{"missing user identity", jsonOf(t, noUser), 400, "user"},
 		{"bad JSON", `{"number": "X-1",`, 400, ""},
 		{"not an object", `[1,2]`, 400, ""},
 		{"wrong type", `{"number": 7}`, 400, ""},

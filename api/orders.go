@@ -211,7 +211,7 @@ func (s *server) problemFor(r *http.Request, err error) *problem.Problem {
 	)
 	switch {
 	case errors.As(err, &verr):
-		p := problem.New(http.StatusUnprocessableEntity, problem.TypeValidation, "the order is invalid")
+		p := problem.New(http.StatusBadRequest, problem.TypeValidation, "the order is invalid")
 		for _, fe := range verr.Errors {
 			p.Errors = append(p.Errors, problem.FieldError{Field: fe.Field, Detail: fe.Detail})
 		}
