@@ -5,6 +5,7 @@ package activities
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -40,6 +41,28 @@ type LineInput struct {
 	Line        order.Line `json:"line"`
 	// Grant is what the fulfill recorded, for a revoke.
 	Grant map[string]string `json:"grant,omitempty"`
+	// Backoff shapes the delay before the next attempt after a transient
+	// failure; nil leaves it to the workflow's retry policy.
+	Backoff *Backoff `json:"backoff,omitempty"`
+}
+
+// Backoff is exponential backoff with jitter: attempt n waits about
+// Initial·2^(n-1), at most Max, give or take a fifth, so that lines failing
+// together (an LMS outage) do not all come back at the same instant.
+type Backoff struct {
+	Initial time.Duration `json:"initial"`
+	Max     time.Duration `json:"max"`
+}
+
+// Delay returns the wait after the given failed attempt (1-based); jitter
+// in [0,1) picks where in the ±20% band it falls.
+func (b Backoff) Delay(attempt int, jitter float64) time.Duration {
+	d := b.Initial
+	for i := 1; i < attempt && d < b.Max; i++ {
+		d *= 2
+	}
+	d = min(d, b.Max)
+	return time.Duration(float64(d) * (0.8 + 0.4*jitter))
 }
 
 // LineOutcome is the module's result and the attempt that produced it. It is
@@ -91,25 +114,36 @@ func (a *Activities) run(ctx context.Context, action string, in LineInput, call 
 			Message: fmt.Sprintf("module answered status %q", res.Status)}
 	}
 	log.Warn("line attempt failed", zap.String("error_type", out.Result.ErrorType), zap.Bool("retryable", out.Result.Retryable))
-	return out, failure(out)
+	err := failure(out)
+	if out.Result.Retryable && out.Result.RetryAfterSeconds == 0 && in.Backoff != nil && in.Backoff.Initial > 0 {
+		err = failureAfter(out, in.Backoff.Delay(attempt, rand.Float64()))
+	}
+	return out, err
 }
 
 // failure turns a module failure into the activity error that tells Temporal
 // whether to retry: transient failures retry (after the LMS's Retry-After if
 // it gave one), permanent ones do not.
 func failure(out LineOutcome) error {
+	var next time.Duration
+	if out.Result.Retryable && out.Result.RetryAfterSeconds > 0 {
+		next = time.Duration(out.Result.RetryAfterSeconds) * time.Second
+	}
+	return failureAfter(out, next)
+}
+
+// failureAfter is failure with the delay before the next attempt (0 leaves
+// it to the retry policy).
+func failureAfter(out LineOutcome, next time.Duration) error {
 	msg := out.Result.Message
 	if msg == "" {
 		msg = out.Result.ErrorType
 	}
-	opts := temporal.ApplicationErrorOptions{
-		NonRetryable: !out.Result.Retryable,
-		Details:      []any{out},
-	}
-	if out.Result.Retryable && out.Result.RetryAfterSeconds > 0 {
-		opts.NextRetryDelay = time.Duration(out.Result.RetryAfterSeconds) * time.Second
-	}
-	return temporal.NewApplicationErrorWithOptions(msg, out.Result.ErrorType, opts)
+	return temporal.NewApplicationErrorWithOptions(msg, out.Result.ErrorType, temporal.ApplicationErrorOptions{
+		NonRetryable:   !out.Result.Retryable,
+		NextRetryDelay: next,
+		Details:        []any{out},
+	})
 }
 
 func (a *Activities) logger() *zap.Logger {

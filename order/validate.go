@@ -41,9 +41,10 @@ var (
 // Modes are the LMS course mode slugs an order line may ask for.
 var Modes = []string{"audit", "honor", "verified", "professional", "no-id-professional", "credit", "masters", "executive-education"}
 
-// MaxLines bounds the lines of one order; larger orders are split by the
-// workflow, but nothing legitimate is larger than this.
-const MaxLines = 20000
+// MaxLines bounds the lines of one order. The workflow splits large orders
+// into batches, but the order itself travels as one workflow input, which
+// Temporal caps at 2 MB: 10,000 lines stay well under it.
+const MaxLines = 10000
 
 // IsCourseRunKey reports whether s is a well-formed course run key.
 func IsCourseRunKey(s string) bool { return courseRunPattern.MatchString(s) }

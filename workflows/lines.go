@@ -152,6 +152,10 @@ func runLineAction(ctx workflow.Context, opts Options, action string, in activit
 	return lineRun{Result: gaveUp, Attempts: attempts}
 }
 
+func backoff(opts Options) *activities.Backoff {
+	return &activities.Backoff{Initial: opts.InitialRetryInterval, Max: opts.MaxRetryInterval}
+}
+
 // outcomeOf digs the module's answer out of a failed activity.
 func outcomeOf(err error) (modules.Result, int, bool) {
 	var appErr *temporal.ApplicationError
@@ -206,7 +210,7 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 			}
 			defer sem.Release(1)
 			run := runLineAction(ctx, opts, in.Action, activities.LineInput{
-				OrderNumber: in.OrderNumber, User: in.User, Line: item.Line, Grant: item.Grant,
+				OrderNumber: in.OrderNumber, User: in.User, Line: item.Line, Grant: item.Grant, Backoff: backoff(opts),
 			}, nil)
 			outcomes[i] = LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: run.Attempts}
 		})
@@ -245,7 +249,7 @@ func runItems(ctx workflow.Context, opts Options, number string, user order.User
 					return
 				}
 				run := runLineAction(ctx, opts, action, activities.LineInput{
-					OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant,
+					OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant, Backoff: backoff(opts),
 				}, func(r modules.Result, attempts int) {
 					if retrying != nil {
 						retrying(item.Line.ID, r, attempts)
