@@ -36,6 +36,8 @@ const (
 	// DefaultRetention keeps closed orders' histories, which are their status
 	// record, for a month. The SQLite schema's own default is a day.
 	DefaultRetention = 30 * 24 * time.Hour
+	// devClusterID identifies the embedded cluster; the server wants a UUID.
+	devClusterID = "6f1c4a2e-9b8d-4c3f-a1e5-7d2b0c9f8e41"
 	// dbFileName is the SQLite file under the data directory.
 	dbFileName = "temporal.db"
 )
@@ -152,7 +154,7 @@ func Start(opts Options) (*Server, error) {
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(tlog.NewZapLogger(opts.Logger.WithOptions(zap.IncreaseLevel(zap.WarnLevel)))),
+		temporal.WithLogger(tlog.NewZapLogger(opts.Logger.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)))),
 		temporal.WithDynamicConfigClient(dyn),
 	)
 	if err != nil {
@@ -267,7 +269,7 @@ func (o Options) serverConfig(sqlConf *config.SQL) (*config.Config, error) {
 				InitialFailoverVersion: 1,
 				RPCAddress:             frontend,
 				HTTPAddress:            net.JoinHostPort(o.IP, strconv.Itoa(frontendHTTP)),
-				ClusterID:              "fulfillment-dev",
+				ClusterID:              devClusterID,
 			},
 		},
 	}

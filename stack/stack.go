@@ -48,6 +48,9 @@ type Config struct {
 	LMSURL string
 	// LMSAutoRegister makes the sandbox LMS accept unknown usernames.
 	LMSAutoRegister bool
+	// LMSInMemory keeps the sandbox LMS's state in memory even with a
+	// DataDir (benchmarks: its state file is rewritten on every change).
+	LMSInMemory bool
 	// LMS configures the LMS client (credentials, timeouts, rate limit)
 	// when LMSURL is set; ignored for the sandbox.
 	LMS lms.Config
@@ -170,7 +173,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			APIKey:       sandbox.DevAPIKey,
 			Logger:       cfg.Logger.Named("sandbox-lms"),
 		}
-		if cfg.DataDir != "" {
+		if cfg.DataDir != "" && !cfg.LMSInMemory {
 			opts.StateFile = filepath.Join(cfg.DataDir, "sandbox-lms.json")
 		}
 		if s.sandbox, err = sandbox.New(opts); err != nil {

@@ -42,6 +42,6 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDevCommand(), newWorkerCommand(), newAPICommand(), newOrderCommand(), newSandboxLMSCommand())
+	root.AddCommand(newDevCommand(), newWorkerCommand(), newAPICommand(), newOrderCommand(), newSandboxLMSCommand(), newBenchCommand())
 	return root
 }
