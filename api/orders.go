@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -14,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/internal/httpjson"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/workflows"
@@ -244,13 +244,4 @@ func (s *server) problemFor(r *http.Request, err error) *problem.Problem {
 	}
 }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n')) // nothing to do when the client has gone
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }

@@ -30,6 +30,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/internal/httpjson"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/workflows"
@@ -682,16 +683,7 @@ func (rc *Receiver) ServeRejections(w http.ResponseWriter, r *http.Request) {
 
 func writeReply(w http.ResponseWriter, code int, reply Reply) { writeJSON(w, code, reply) }
 
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(b, '\n')) // nothing to do when the store has gone
-}
+func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -7,14 +7,12 @@ import (
 	"strconv"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
-	"github.com/coursefulfill/fulfillment/worker"
 )
 
 // envAPIToken names the bearer token of the API, for the server and the
@@ -23,9 +21,10 @@ const envAPIToken = "FULFILLMENT_API_TOKEN"
 
 func newAPICommand() *cobra.Command {
 	var (
-		address, namespace, modulesConfig, logLevel, listenIP string
-		port                                                  int
-		opts                                                  orderOptionFlags
+		modulesConfig, logLevel, listenIP string
+		temporal                          temporalFlags
+		port                              int
+		opts                              orderOptionFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -67,10 +66,9 @@ Environment:
 				return err
 			}
 
-			c, err := client.DialContext(cmd.Context(), client.Options{HostPort: address, Namespace: namespace,
-				Logger: worker.NewSDKLogger(logger.Named("temporal"))})
+			c, err := temporal.dial(cmd.Context(), logger)
 			if err != nil {
-				return fmt.Errorf("connect to Temporal at %s: %w", address, err)
+				return err
 			}
 			defer c.Close()
 
@@ -89,7 +87,7 @@ Environment:
 				return err
 			}
 			srv := api.NewServer(net.JoinHostPort(listenIP, strconv.Itoa(port)), h)
-			logger.Info("api starting", zap.String("temporal", address), zap.String("namespace", namespace),
+			logger.Info("api starting", zap.String("temporal", temporal.address), zap.String("namespace", temporal.namespace),
 				zap.Bool("woocommerce", wooOn))
 			if err := api.Serve(cmd.Context(), srv, logger); err != nil {
 				return err
@@ -98,8 +96,7 @@ Environment:
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&address, "temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port")
-	f.StringVar(&namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
+	temporal.register(cmd)
 	f.StringVar(&listenIP, "listen", "", "IP address to listen on (default: all)")
 	f.IntVar(&port, "http-port", 8080, "HTTP port")
 	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")

@@ -5,7 +5,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/activities"
@@ -17,9 +16,10 @@ import (
 
 func newWorkerCommand() *cobra.Command {
 	var (
-		address, namespace, modulesConfig, logLevel string
-		opts                                        worker.Options
-		prepare                                     bool
+		modulesConfig, logLevel string
+		temporal                temporalFlags
+		opts                    worker.Options
+		prepare                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -52,14 +52,13 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 			if err != nil {
 				return err
 			}
-			c, err := client.DialContext(cmd.Context(), client.Options{HostPort: address, Namespace: namespace,
-				Logger: worker.NewSDKLogger(logger.Named("temporal"))})
+			c, err := temporal.dial(cmd.Context(), logger)
 			if err != nil {
-				return fmt.Errorf("connect to Temporal at %s: %w", address, err)
+				return err
 			}
 			defer c.Close()
 			if prepare {
-				if err := worker.PrepareNamespace(cmd.Context(), c, namespace, devserver.DefaultRetention, logger); err != nil {
+				if err := worker.PrepareNamespace(cmd.Context(), c, temporal.namespace, devserver.DefaultRetention, logger); err != nil {
 					return err
 				}
 			}
@@ -67,7 +66,7 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
-			logger.Info("worker started", zap.String("temporal", address), zap.String("namespace", namespace),
+			logger.Info("worker started", zap.String("temporal", temporal.address), zap.String("namespace", temporal.namespace),
 				zap.Strings("product_types", registry.ProductTypes()))
 			<-cmd.Context().Done()
 			w.Stop()
@@ -75,8 +74,7 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&address, "temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port")
-	f.StringVar(&namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace")
+	temporal.register(cmd)
 	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
 	f.BoolVar(&prepare, "prepare-namespace", true, "register the search attributes and raise retention on start")
 	f.IntVar(&opts.MaxConcurrentActivities, "max-concurrent-lines", 0, "line activities this worker runs at once (0 = SDK default)")
