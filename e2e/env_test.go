@@ -23,6 +23,7 @@ import (
 
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/stack"
+	"github.com/coursefulfill/fulfillment/woocommerce"
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
@@ -43,7 +44,8 @@ var orderSeq atomic.Int64
 
 func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	s, err := stack.Start(ctx, stack.Config{UIPort: -1, Options: testOptions, Logger: zap.NewNop()})
+	s, err := stack.Start(ctx, stack.Config{UIPort: -1, Options: testOptions, LMSAutoRegister: true,
+		WooCommerce: woocommerce.Config{Secret: wooSecret}, Logger: zap.NewNop()})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "start stack:", err)

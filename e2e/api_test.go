@@ -1,85 +1,31 @@
-package realserver_test
+package e2e
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
-	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/order"
-	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
-const wooSecret = "realserver-woo-secret"
+// wooSecret is the WooCommerce webhook secret of the shared stack.
+const wooSecret = "e2e-woo-secret"
 
-var (
-	shared *stack.Stack
-	seq    atomic.Int64
-)
-
-func TestMain(m *testing.M) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	s, err := stack.Start(ctx, stack.Config{
-		UIPort:          -1,
-		LMSAutoRegister: true,
-		Options: workflows.Options{
-			RefundWindow:         time.Hour,
-			RetryHorizon:         10 * time.Minute,
-			ActivityTimeout:      15 * time.Second,
-			InitialRetryInterval: 100 * time.Millisecond,
-			MaxRetryInterval:     time.Second,
-		},
-		WooCommerce: woocommerce.Config{Secret: wooSecret},
-		Logger:      zap.NewNop(),
-	})
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "start stack:", err)
-		os.Exit(1)
-	}
-	shared = s
-	// Search attributes registered a moment ago become usable when the
-	// frontend's namespace cache refreshes.
-	probe := sample(number("PROBE"))
-	deadline := time.Now().Add(time.Minute)
-	for {
-		_, _, err := s.Starter.StartOrder(context.Background(), probe)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, starter.ErrUnavailable) || time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "probe order:", err)
-			s.Close()
-			os.Exit(1)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	code := m.Run()
-	s.Close()
-	os.Exit(code)
-}
-
-func number(prefix string) string {
-	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano()%1_000_000_000, seq.Add(1))
-}
 
 func sample(n string) order.Order {
 	return order.Order{
@@ -93,35 +39,8 @@ func sample(n string) order.Order {
 	}
 }
 
-// call sends a request to the stack's API and decodes the answer into out.
-func call(t *testing.T, method, path string, body any, out any) int {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, ok := body.([]byte)
-		if !ok {
-			var err error
-			b, err = json.Marshal(body)
-			require.NoError(t, err)
-		}
-		r = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, shared.APIURL+path, r)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+shared.APIToken)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	if out != nil && len(data) > 0 {
-		require.NoError(t, json.Unmarshal(data, out), "body: %s", data)
-	}
-	return resp.StatusCode
-}
-
 func TestTenConcurrentCopiesStartOneWorkflow(t *testing.T) {
-	o := sample(number("RACE"))
+	o := sample(newNumber("RACE"))
 	body, err := json.Marshal(o)
 	require.NoError(t, err)
 	var (
@@ -156,7 +75,7 @@ func TestTenConcurrentCopiesStartOneWorkflow(t *testing.T) {
 }
 
 func TestSameNumberDifferentContentConflicts(t *testing.T) {
-	o := sample(number("CONF"))
+	o := sample(newNumber("CONF"))
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders", o, nil))
 
 	// Line order and time zone do not make another order.
@@ -173,7 +92,7 @@ func TestSameNumberDifferentContentConflicts(t *testing.T) {
 }
 
 func TestStatusRefundRetryWhileOpen(t *testing.T) {
-	o := sample(number("OPEN"))
+	o := sample(newNumber("OPEN"))
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders", o, nil))
 	require.Equal(t, http.StatusNotFound, call(t, http.MethodGet, "/api/v1/orders/NO-SUCH-ORDER", nil, nil))
 
@@ -225,7 +144,7 @@ func TestStatusRefundRetryWhileOpen(t *testing.T) {
 func TestClosedOrder(t *testing.T) {
 	// A second starter whose orders close after two seconds.
 	short := starter.New(shared.Client, starter.Config{Options: workflows.Options{RefundWindow: 2 * time.Second}})
-	o := sample(number("CLOSED"))
+	o := sample(newNumber("CLOSED"))
 	res, created, err := short.StartOrder(context.Background(), o)
 	require.NoError(t, err)
 	require.True(t, created)
@@ -269,7 +188,7 @@ func TestClosedOrder(t *testing.T) {
 }
 
 func TestWooCommerceDeliveryStartsOnce(t *testing.T) {
-	id := 100000 + seq.Add(1)
+	id := 100000 + orderSeq.Add(1)
 	body := fmt.Appendf(nil, `{"id": %d, "status": "processing", "date_created_gmt": "2026-11-21T09:58:02",
 	  "billing": {"email": "wc-%d@example.com"},
 	  "line_items": [{"id": 315, "product_id": 93, "quantity": 1, "sku": "DEMOX",
