@@ -76,6 +76,9 @@ type Config struct {
 	UpdateWait time.Duration
 }
 
+// maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.
+const maxCourseIDsAttr = 50
+
 // Starter performs typed operations on order workflows.
 type Starter struct {
 	c   client.Client
@@ -120,7 +123,9 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 		saOrderStatus.ValueSet(workflows.OrderFulfilling),
 	}
 	if ids := o.CourseIDs(); len(ids) > 0 {
-		sa = append(sa, saCourseIDs.ValueSet(ids))
+		// Huge orders: keep the attribute within visibility's size limits
+		// (the workflow caps it the same way).
+		sa = append(sa, saCourseIDs.ValueSet(ids[:min(len(ids), maxCourseIDsAttr)]))
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        id,

@@ -258,7 +258,7 @@ func (w *orderRun) resolveRetry(req RetryRequest) ([]string, error) {
 	if len(req.LineIDs) == 0 {
 		var ids []string
 		for _, l := range w.lines {
-			if l.State == LineFailed {
+			if l.State == LineFailed || l.State == LineRevokeFailed {
 				ids = append(ids, l.ID)
 			}
 		}
@@ -272,7 +272,7 @@ func (w *orderRun) resolveRetry(req RetryRequest) ([]string, error) {
 	}
 	var ids []string
 	for _, id := range dedupe(req.LineIDs) {
-		if l := w.line(id); l.State != LineFailed {
+		if l := w.line(id); l.State != LineFailed && l.State != LineRevokeFailed {
 			return nil, fmt.Errorf("%w: line %s is %s, not failed", ErrNothingToRetry, id, l.State)
 		}
 		ids = append(ids, id)
@@ -291,7 +291,7 @@ func (w *orderRun) handleRetry(ctx workflow.Context, req RetryRequest) (RetryRes
 		return RetryResult{}, err
 	}
 	workflow.GetLogger(ctx).Info("operator retry", "lines", len(ids))
-	w.fulfill(ctx, ids)
+	w.retry(ctx, ids)
 	return RetryResult{LineIDs: ids}, nil
 }
 
@@ -433,39 +433,116 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
 			}
 		}
 		w.publish(ctx)
-		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID:        order.RefundWorkflowID(w.in.Order.Number, refundID),
-			TaskQueue:         workflow.GetInfo(ctx).TaskQueueName,
-			ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
-			// A revoke workflow started directly (after a restart of this
-			// order) is the same refund: reuse, never run twice.
-			WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		})
-		var res RevokeResult
-		err := workflow.ExecuteChildWorkflow(cctx, RevokeWorkflow, in).Get(cctx, &res)
-		r := w.findRefund(refundID)
-		if err != nil {
-			logger.Error("revoke workflow failed", "refund_id", refundID, "error", err)
-			r.State = RefundRevocationError
-			for i := range r.Lines {
-				if l := w.line(r.Lines[i].ID); l.State == LineRevoking {
-					l.State, l.LastError = LineRevokeFailed, err.Error()
-					r.Lines[i].State = LineRevokeFailed
-				}
-			}
-			w.publish(ctx)
-			return
-		}
-		r.State, r.Lines = res.State, res.Lines
-		for _, rl := range res.Lines {
-			l := w.line(rl.ID)
-			l.State = rl.State
-			if rl.State == LineRevokeFailed && rl.Result != nil {
-				l.LastError = errorText(*rl.Result)
+		w.runRevoke(ctx, refundID, order.RefundWorkflowID(w.in.Order.Number, refundID), in)
+	})
+}
+
+// runRevoke runs one RevokeWorkflow as a child and records its outcome in
+// the refund and its lines.
+func (w *orderRun) runRevoke(ctx workflow.Context, refundID, workflowID string, in RevokeInput) {
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID:        workflowID,
+		TaskQueue:         workflow.GetInfo(ctx).TaskQueueName,
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
+		// A revoke workflow started directly (after a restart of this
+		// order) is the same refund: reuse, never run twice.
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	})
+	var res RevokeResult
+	err := workflow.ExecuteChildWorkflow(cctx, RevokeWorkflow, in).Get(cctx, &res)
+	r := w.findRefund(refundID)
+	if err != nil {
+		workflow.GetLogger(ctx).Error("revoke workflow failed", "refund_id", refundID, "error", err)
+		r.State = RefundRevocationError
+		for i := range r.Lines {
+			if l := w.line(r.Lines[i].ID); l.State == LineRevoking {
+				l.State, l.LastError = LineRevokeFailed, err.Error()
+				r.Lines[i].State = LineRevokeFailed
 			}
 		}
 		w.publish(ctx)
-	})
+		return
+	}
+	for _, rl := range res.Lines {
+		for i := range r.Lines {
+			if r.Lines[i].ID == rl.ID {
+				r.Lines[i] = rl
+			}
+		}
+		l := w.line(rl.ID)
+		l.State = rl.State
+		if rl.State == LineRevokeFailed && rl.Result != nil {
+			l.LastError = errorText(*rl.Result)
+		}
+	}
+	r.State = RefundCompleted
+	for _, rl := range r.Lines {
+		if rl.State == LineRevokeFailed {
+			r.State = RefundRevocationError
+		}
+	}
+	w.publish(ctx)
+}
+
+// revokeAgain retries the revoke of lines whose revoke failed, one new
+// RevokeWorkflow per refund they belong to.
+func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
+	var refunds []string
+	byRefund := map[string][]string{}
+	for _, id := range ids {
+		rid := w.line(id).RefundID
+		if _, ok := byRefund[rid]; !ok {
+			refunds = append(refunds, rid)
+		}
+		byRefund[rid] = append(byRefund[rid], id)
+	}
+	for _, rid := range refunds {
+		in := RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: rid, Options: w.in.Options}
+		r := w.findRefund(rid)
+		r.State = RefundRevoking
+		for _, id := range byRefund[rid] {
+			l := w.line(id)
+			var grant map[string]string
+			if l.Result != nil {
+				grant = l.Result.Grant
+			}
+			in.Lines = append(in.Lines, RevokeLine{Line: w.orderLine(id), Fulfilled: true, Grant: grant})
+			l.State, l.LastError = LineRevoking, ""
+			for i := range r.Lines {
+				if r.Lines[i].ID == id {
+					r.Lines[i].State = LineRevoking
+				}
+			}
+		}
+		w.seq++
+		childID := fmt.Sprintf("%s-retry-%d", order.RefundWorkflowID(w.in.Order.Number, rid), w.seq)
+		w.active++
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			defer func() { w.active-- }()
+			ctx, _ = workflow.NewDisconnectedContext(ctx)
+			w.runRevoke(ctx, rid, childID, in)
+		})
+	}
+	w.publish(ctx)
+}
+
+// retry runs failed lines again: fulfillment for lines that failed to be
+// fulfilled, the revoke for lines whose revoke failed.
+func (w *orderRun) retry(ctx workflow.Context, ids []string) {
+	var fulfill, revoke []string
+	for _, id := range ids {
+		if w.line(id).State == LineRevokeFailed {
+			revoke = append(revoke, id)
+		} else {
+			fulfill = append(fulfill, id)
+		}
+	}
+	if len(fulfill) > 0 {
+		w.fulfill(ctx, fulfill)
+	}
+	if len(revoke) > 0 {
+		w.revokeAgain(ctx, revoke)
+	}
 }
 
 // listenSignals serves the retry and refund signals, which the Web UI can
@@ -492,7 +569,7 @@ func (w *orderRun) listenSignals(ctx workflow.Context) {
 					return
 				}
 				logger.Info("operator retry (signal)", "lines", len(ids))
-				w.fulfill(ctx, ids)
+				w.retry(ctx, ids)
 			})
 			sel.AddReceive(refundCh, func(c workflow.ReceiveChannel, _ bool) {
 				c.Receive(ctx, &raw)

@@ -229,3 +229,34 @@ func TestDecodeSignal(t *testing.T) {
 	require.Error(t, ValidateRefundID("a/b"))
 	require.NoError(t, ValidateRefundID("R-1"))
 }
+
+func TestFailedRevokeIsRetriedByOperator(t *testing.T) {
+	fixed := false
+	m := &fakeModule{revoke: func(req modules.Request, call int) modules.Result {
+		if !fixed {
+			return modules.Result{Status: modules.StatusFailure, ErrorType: "Forbidden", Message: "embargo"}
+		}
+		require.Equal(t, "audit", req.Grant["prior_mode"], "the retry revokes with the grant of the fulfillment")
+		return modules.Success(nil)
+	}}
+	env := newEnv(t, m)
+	var broken OrderStatus
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-1", LineIDs: []string{"1"}})
+	}, time.Minute)
+	env.RegisterDelayedCallback(func() {
+		broken = query(t, env)
+		fixed = true
+		env.SignalWorkflow(SignalRetry, RetryRequest{LineIDs: []string{"1"}})
+	}, 2*time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(2), Options: fastOpts})
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, OrderRevocationError, broken.Status)
+	require.Equal(t, LineRevokeFailed, broken.Lines[0].State)
+	require.Equal(t, RefundRevocationError, broken.Refunds[0].State)
+	require.Equal(t, OrderPartiallyRefunded, final.Status)
+	require.Equal(t, LineRevoked, final.Lines[0].State)
+	require.Equal(t, RefundCompleted, final.Refunds[0].State)
+	require.Equal(t, LineRevoked, final.Refunds[0].Lines[0].State)
+}
