@@ -26,7 +26,6 @@ import (
 // wooSecret is the WooCommerce webhook secret of the shared stack.
 const wooSecret = "e2e-woo-secret"
 
-
 func sample(n string) order.Order {
 	return order.Order{
 		Number: n,
