@@ -66,8 +66,11 @@ type orderRun struct {
 	closing  bool
 	// dirty asks the publisher to upsert the search attributes; it runs
 	// once per workflow task however many lines changed in it.
-	dirty     bool
-	published struct {
+	dirty bool
+	// The signal channels, so the workflow never closes or continues as
+	// new with a signal still unread.
+	retryCh, refundCh workflow.ReceiveChannel
+	published         struct {
 		status string
 		failed int
 	}
@@ -148,7 +151,8 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 	})
 	for {
 		if err := workflow.Await(ctx, func() bool {
-			idle := w.active == 0 && !w.dirty && workflow.AllHandlersFinished(ctx)
+			idle := w.active == 0 && !w.dirty && workflow.AllHandlersFinished(ctx) &&
+				w.retryCh.Len() == 0 && w.refundCh.Len() == 0
 			return idle && (windowOver || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
 		}); err != nil {
 			return w.snapshot(false), err
@@ -552,6 +556,7 @@ func (w *orderRun) listenSignals(ctx workflow.Context) {
 	logger := workflow.GetLogger(ctx)
 	retryCh := workflow.GetSignalChannel(ctx, SignalRetry)
 	refundCh := workflow.GetSignalChannel(ctx, SignalRefund)
+	w.retryCh, w.refundCh = retryCh, refundCh
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			var raw json.RawMessage

@@ -260,3 +260,38 @@ func TestFailedRevokeIsRetriedByOperator(t *testing.T) {
 	require.Equal(t, RefundCompleted, final.Refunds[0].State)
 	require.Equal(t, LineRevoked, final.Refunds[0].Lines[0].State)
 }
+
+func TestContinuedOrderResumesFromCarriedState(t *testing.T) {
+	m := &fakeModule{}
+	env := newEnv(t, m)
+	o := testOrder(3)
+	ok := modules.Success(map[string]string{"prior_mode": "audit"})
+	failed := modules.Result{Status: modules.StatusFailure, ErrorType: "CourseNotFound"}
+	carry := &OrderCarry{
+		Lines: []LineStatus{
+			{ID: "1", ProductType: "seat", State: LineFulfilled, Result: &ok, Attempts: 1},
+			{ID: "2", ProductType: "seat", State: LinePending},
+			{ID: "3", ProductType: "seat", State: LineFailed, Result: &failed, Attempts: 1, LastError: "CourseNotFound"},
+		},
+		Refunds:  []RefundStatus{},
+		Deadline: env.Now().Add(time.Hour),
+		Seq:      4,
+	}
+	var mid OrderStatus
+	env.RegisterDelayedCallback(func() {
+		mid = query(t, env)
+		env.SignalWorkflow(SignalRetry, nil)
+	}, time.Minute)
+	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: o, Options: fastOpts, Carry: carry})
+	var final OrderStatus
+	require.NoError(t, env.GetWorkflowResult(&final))
+	require.Equal(t, OrderFulfillmentError, mid.Status)
+	require.Equal(t, LineFulfilled, mid.Lines[1].State, "the pending line ran after the restart")
+	require.Equal(t, OrderFulfilled, final.Status)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	require.Zero(t, m.calls["fulfill:1"], "a line fulfilled before continue-as-new is not run again")
+	require.Equal(t, 1, m.calls["fulfill:2"])
+	require.Equal(t, 1, m.calls["fulfill:3"])
+	require.WithinDuration(t, carry.Deadline, final.RefundWindowEndsAt, time.Second)
+}
