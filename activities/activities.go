@@ -44,6 +44,9 @@ type LineInput struct {
 	// Backoff shapes the delay before the next attempt after a transient
 	// failure; nil leaves it to the workflow's retry policy.
 	Backoff *Backoff `json:"backoff,omitempty"`
+	// AttemptOffset counts attempts made before this activity started, so
+	// its backoff continues from there.
+	AttemptOffset int `json:"attempt_offset,omitempty"`
 }
 
 // Backoff is exponential backoff with jitter: attempt n waits about
@@ -116,7 +119,7 @@ func (a *Activities) run(ctx context.Context, action string, in LineInput, call 
 	log.Warn("line attempt failed", zap.String("error_type", out.Result.ErrorType), zap.Bool("retryable", out.Result.Retryable))
 	err := failure(out)
 	if out.Result.Retryable && out.Result.RetryAfterSeconds == 0 && in.Backoff != nil && in.Backoff.Initial > 0 {
-		err = failureAfter(out, in.Backoff.Delay(attempt, rand.Float64()))
+		err = failureAfter(out, in.Backoff.Delay(in.AttemptOffset+attempt, rand.Float64()))
 	}
 	return out, err
 }

@@ -215,3 +215,23 @@ func newCourse(t *testing.T) (courseID, courseUUID string) {
 	sandboxPost(t, "/sandbox/courses", map[string]any{"course_id": courseID, "course_uuid": courseUUID, "modes": []string{"audit", "verified"}})
 	return courseID, courseUUID
 }
+
+// waitRefunded polls the order until its status is refunded and every one
+// of its refunds has finished revoking.
+func waitRefunded(t *testing.T, number string, timeout time.Duration) workflows.OrderStatus {
+	t.Helper()
+	var st workflows.OrderStatus
+	require.Eventually(t, func() bool {
+		st = status(t, number)
+		if st.Status != workflows.OrderRefunded {
+			return false
+		}
+		for _, r := range st.Refunds {
+			if r.State == workflows.RefundRevoking {
+				return false
+			}
+		}
+		return true
+	}, timeout, 50*time.Millisecond, "order %s never finished refunding", number)
+	return st
+}

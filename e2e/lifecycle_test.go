@@ -79,15 +79,15 @@ func TestOrderSplitIntoBatches(t *testing.T) {
 	st := waitStatus(t, number, workflows.OrderFulfilled, 20*time.Second)
 	require.Len(t, st.Lines, 5)
 	for b := range 3 {
-		_, err := shared.Client.DescribeWorkflowExecution(context.Background(), fmt.Sprintf("%s-fulfill-1-batch-%d", order.WorkflowID(number), b), "")
+		_, err := shared.Client.DescribeWorkflowExecution(context.Background(), fmt.Sprintf("%s~fulfill-1~batch-%d", order.WorkflowID(number), b), "")
 		require.NoError(t, err, "batch %d", b)
 	}
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "ALL"}, nil))
-	st = waitStatus(t, number, workflows.OrderRefunded, 20*time.Second)
+	st = waitRefunded(t, number, 20*time.Second)
 	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
 	recordHistory(t, order.WorkflowID(number), "order_batched_refunded")
-	recordHistory(t, order.WorkflowID(number)+"-fulfill-1-batch-0", "lines_batch")
+	recordHistory(t, order.WorkflowID(number)+"~fulfill-1~batch-0", "lines_batch")
 	recordHistory(t, order.RefundWorkflowID(number, "ALL"), "revoke_batched")
 }
 
@@ -145,7 +145,7 @@ func TestTenThousandLineOrderCompletesWithinHistoryLimits(t *testing.T) {
 	require.LessOrEqual(t, pending, 2000)
 	batches := lines / workflows.DefaultBatchSize
 	for b := range batches {
-		id := fmt.Sprintf("%s-fulfill-1-batch-%d", order.WorkflowID(number), b)
+		id := fmt.Sprintf("%s~fulfill-1~batch-%d", order.WorkflowID(number), b)
 		events, pending := historyLength(t, id)
 		require.Less(t, events, 10240, id)
 		require.LessOrEqual(t, pending, workflows.DefaultBatchSize, id)

@@ -174,7 +174,7 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "R-2", "line_ids": []string{}}, nil))
-	st = waitStatus(t, number, workflows.OrderRefunded, 15*time.Second)
+	st = waitRefunded(t, number, 15*time.Second)
 	for _, l := range st.Lines {
 		require.Equal(t, workflows.LineRevoked, l.State, l.ID)
 	}
@@ -201,7 +201,7 @@ func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
 		time.Sleep(time.Duration(i) * 400 * time.Millisecond)
 		require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 			map[string]any{"refund_id": "R-1"}, nil))
-		st := waitStatus(t, number, workflows.OrderRefunded, 20*time.Second)
+		st := waitRefunded(t, number, 20*time.Second)
 		require.Contains(t, []string{workflows.LineRevoked, workflows.LineRefundedUnfulfilled}, st.Lines[0].State)
 		e := findEnrollment(t, user, sandbox.DemoCourseID)
 		require.True(t, e == nil || !e.IsActive, "refunded line left enrolled: %+v", e)
@@ -257,7 +257,7 @@ func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
 	// A valid refund signal still works, and its duplicate is a no-op.
 	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", workflows.SignalRefund, workflows.RefundRequest{RefundID: "S-1"}))
 	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", workflows.SignalRefund, workflows.RefundRequest{RefundID: "S-1"}))
-	st := waitStatus(t, number, workflows.OrderRefunded, 10*time.Second)
+	st := waitRefunded(t, number, 10*time.Second)
 	require.Len(t, st.Refunds, 1)
 	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
 	recordHistory(t, id, "order_bad_signals_then_refund")

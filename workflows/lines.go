@@ -79,8 +79,9 @@ type lineRun struct {
 
 // runLineAction runs one module action for one line until it succeeds, fails
 // permanently, or its transient errors outlast the retry horizon. Retries are
-// Temporal's: a first short round of attempts, then, once the line is shown as
-// retrying, one long round bounded by the horizon. Each round costs a handful
+// Temporal's: a first attempt, then, once the line is shown as retrying with
+// that attempt's error and after the backoff (or the LMS's Retry-After), one
+// long round of attempts bounded by the horizon. Each round costs a handful
 // of history events however many attempts it makes.
 func runLineAction(ctx workflow.Context, opts Options, action string, in activities.LineInput, retrying func(modules.Result, int)) lineRun {
 	var acts *activities.Activities
@@ -104,13 +105,25 @@ func runLineAction(ctx workflow.Context, opts Options, action string, in activit
 	var last modules.Result
 	for round := 1; ; round++ {
 		if round > 1 {
+			// The first round's single attempt leaves no room for
+			// Temporal's own backoff: wait here, as the LMS asked or one
+			// backoff step.
+			gap := opts.InitialRetryInterval
+			if last.RetryAfterSeconds > 0 {
+				gap = time.Duration(last.RetryAfterSeconds) * time.Second
+			}
+			if err := workflow.Sleep(ctx, gap); err != nil {
+				return lineRun{Result: last, Attempts: attempts, Canceled: true}
+			}
 			remaining := opts.RetryHorizon - workflow.Now(ctx).Sub(started)
 			if remaining <= 0 {
 				break
 			}
 			policy.MaximumAttempts = 0
-			policy.InitialInterval = min(opts.InitialRetryInterval<<firstRoundAttempts, opts.MaxRetryInterval)
+			policy.InitialInterval = min(opts.InitialRetryInterval*2, opts.MaxRetryInterval)
 			ao.ScheduleToCloseTimeout = remaining
+			// The activity's own backoff goes on from where round 1 ended.
+			in.AttemptOffset = attempts
 		}
 		actx := workflow.WithActivityOptions(ctx, ao)
 		var out activities.LineOutcome
@@ -126,11 +139,10 @@ func runLineAction(ctx workflow.Context, opts Options, action string, in activit
 		case temporal.IsCanceledError(err):
 			return lineRun{Result: last, Attempts: attempts, Canceled: true}
 		default:
-			// A timeout without a module answer: the attempt hung.
+			// No module answer: the attempt hung past its time limit, or the
+			// worker failed it. At least one attempt ran.
 			last = modules.Result{Status: modules.StatusFailure, ErrorType: "Timeout", Message: err.Error(), Retryable: true}
-			if round == 1 {
-				attempts += firstRoundAttempts
-			}
+			attempts++
 		}
 		if ctx.Err() != nil {
 			return lineRun{Result: last, Attempts: attempts, Canceled: true}
@@ -148,7 +160,7 @@ func runLineAction(ctx workflow.Context, opts Options, action string, in activit
 	gaveUp := last
 	gaveUp.Retryable = false
 	gaveUp.ErrorType = ErrorTypeGaveUp
-	gaveUp.Message = fmt.Sprintf("still failing after the retry horizon of %s; last error %s: %s", opts.RetryHorizon, last.ErrorType, last.Message)
+	gaveUp.Message = fmt.Sprintf("gave up within the retry horizon of %s; last error %s: %s", opts.RetryHorizon, last.ErrorType, last.Message)
 	return lineRun{Result: gaveUp, Attempts: attempts}
 }
 
@@ -191,41 +203,107 @@ type LineOutcome struct {
 	Attempts int            `json:"attempts"`
 }
 
+// SignalCancelLines asks a LinesWorkflow to stop some of its lines (their
+// order was refunded); payload: a list of line ids.
+const SignalCancelLines = "cancel-lines"
+
+// SignalLineOutcomes carries, from a LinesWorkflow to its parent, the
+// outcomes of lines the parent asked to stop that had already finished, so
+// a refund need not wait for the rest of the batch; payload: []LineOutcome.
+const SignalLineOutcomes = "line-outcomes"
+
+// ErrorTypeCanceled is the error_type of a line whose batch was cancelled
+// before the line ran; an operator's retry runs it.
+const ErrorTypeCanceled = "Canceled"
+
+// lineHooks lets the caller of runItems follow and steer each line.
+type lineHooks struct {
+	// queued is called as a line is queued, with the function that stops
+	// it; answering false skips the line.
+	queued func(id string, stop func()) bool
+	// started is called as a line's first attempt begins (nil for lines
+	// inside a batch child).
+	started func(id string)
+	// retrying is called when a line's first attempt failed transiently.
+	retrying func(id string, r modules.Result, attempts int)
+	// done is called once per line with its outcome.
+	done func(LineOutcome)
+}
+
 // LinesWorkflow fulfills or revokes one batch of lines of a large order, so
-// that no single execution holds more than a batch of activities.
+// that no single execution holds more than a batch of activities. The
+// SignalCancelLines signal stops lines of the batch.
 func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	opts := in.Options.WithDefaults()
 	if in.Action != actionFulfill && in.Action != actionRevoke {
 		return nil, temporal.NewNonRetryableApplicationError("unknown action "+in.Action, "InvalidInput", nil)
 	}
+	// Every line has an outcome even if the batch is cancelled before it ran.
 	outcomes := make([]LineOutcome, len(in.Items))
-	sem := workflow.NewSemaphore(ctx, int64(opts.MaxParallelLines))
-	wg := workflow.NewWaitGroup(ctx)
+	pos := make(map[string]int, len(in.Items))
 	for i, item := range in.Items {
-		wg.Add(1)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			defer wg.Done()
-			if err := sem.Acquire(ctx, 1); err != nil {
+		pos[item.Line.ID] = i
+		outcomes[i] = LineOutcome{ID: item.Line.ID, Result: modules.Result{Status: modules.StatusFailure,
+			ErrorType: ErrorTypeCanceled, Message: "the batch was cancelled before this line ran"}}
+	}
+	stops := map[string]func(){}
+	finished, stopped := map[string]bool{}, map[string]bool{}
+	// report hands outcomes of lines the parent asked to stop straight to
+	// it. Best effort: the batch's result carries them too.
+	report := func(outs []LineOutcome) {
+		if parent := workflow.GetInfo(ctx).ParentWorkflowExecution; len(outs) > 0 && parent != nil {
+			workflow.SignalExternalWorkflow(ctx, parent.ID, "", SignalLineOutcomes, outs)
+		}
+	}
+	cancelCh := workflow.GetSignalChannel(ctx, SignalCancelLines)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		for {
+			if err := workflow.Await(ctx, func() bool { return cancelCh.Len() > 0 }); err != nil {
 				return
 			}
-			defer sem.Release(1)
-			run := runLineAction(ctx, opts, in.Action, activities.LineInput{
-				OrderNumber: in.OrderNumber, User: in.User, Line: item.Line, Grant: item.Grant, Backoff: backoff(opts),
-			}, nil)
-			outcomes[i] = LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: run.Attempts}
-		})
-	}
-	wg.Wait(ctx)
+			var ids []string
+			if ok, _ := cancelCh.ReceiveAsyncWithMoreFlag(&ids); !ok {
+				workflow.GetLogger(ctx).Warn("ignored malformed cancel-lines signal")
+				continue
+			}
+			var done []LineOutcome
+			for _, id := range ids {
+				i, known := pos[id]
+				switch {
+				case !known:
+				case finished[id]:
+					done = append(done, outcomes[i])
+				case stops[id] != nil:
+					stopped[id] = true
+					stops[id]()
+				}
+			}
+			report(done)
+		}
+	})
+	runItems(ctx, opts, in.OrderNumber, in.User, in.Action, "", in.Items, lineHooks{
+		queued: func(id string, stop func()) bool { stops[id] = stop; return true },
+		done: func(o LineOutcome) {
+			if i, ok := pos[o.ID]; ok {
+				outcomes[i] = o
+				finished[o.ID] = true
+				if stopped[o.ID] {
+					report([]LineOutcome{o})
+				}
+			}
+		},
+	})
 	return outcomes, nil
 }
 
 // runItems runs an action over items: directly when they fit in one batch,
-// else as LinesWorkflow children of at most opts.BatchSize lines each.
-// started is called as a line is about to run (nil cancel for a line inside a
-// child batch) and may answer false to skip it; done is called for every line
-// as its outcome is known.
+// else as LinesWorkflow children of at most opts.BatchSize lines each, with
+// the parallel cap shared among the children. It returns when every line has
+// its outcome, also when ctx is cancelled.
 func runItems(ctx workflow.Context, opts Options, number string, user order.User, action, childPrefix string,
-	items []LineItem, started func(id string, cancel workflow.CancelFunc) bool, retrying func(id string, r modules.Result, attempts int), done func(LineOutcome)) {
+	items []LineItem, hooks lineHooks) {
+	// Waiting goes on after a cancel: each line reports how it ended.
+	waitCtx, _ := workflow.NewDisconnectedContext(ctx)
 	wg := workflow.NewWaitGroup(ctx)
 	canceled := func(id string) LineOutcome {
 		return LineOutcome{ID: id, Result: modules.Result{Status: statusCanceled}}
@@ -233,76 +311,109 @@ func runItems(ctx workflow.Context, opts Options, number string, user order.User
 	if len(items) <= opts.BatchSize {
 		sem := workflow.NewSemaphore(ctx, int64(opts.MaxParallelLines))
 		for _, item := range items {
-			wg.Add(1)
 			// The line's context exists while it waits for a slot, so a
 			// refund can stop a queued line as well as a running one.
 			lctx, cancel := workflow.WithCancel(ctx)
+			if hooks.queued != nil && !hooks.queued(item.Line.ID, cancel) {
+				hooks.done(canceled(item.Line.ID))
+				continue
+			}
+			wg.Add(1)
 			workflow.Go(lctx, func(ctx workflow.Context) {
 				defer wg.Done()
 				if err := sem.Acquire(ctx, 1); err != nil {
-					done(canceled(item.Line.ID))
+					hooks.done(canceled(item.Line.ID))
 					return
 				}
 				defer sem.Release(1)
-				if started != nil && !started(item.Line.ID, cancel) {
-					done(canceled(item.Line.ID))
-					return
+				if hooks.started != nil {
+					hooks.started(item.Line.ID)
 				}
 				run := runLineAction(ctx, opts, action, activities.LineInput{
 					OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant, Backoff: backoff(opts),
 				}, func(r modules.Result, attempts int) {
-					if retrying != nil {
-						retrying(item.Line.ID, r, attempts)
+					if hooks.retrying != nil {
+						hooks.retrying(item.Line.ID, r, attempts)
 					}
 				})
 				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: run.Attempts}
 				if run.Canceled && !run.Result.OK() {
 					out = canceled(item.Line.ID)
+					out.Attempts = run.Attempts
 				}
-				done(out)
+				hooks.done(out)
 			})
 		}
-		wg.Wait(ctx)
+		wg.Wait(waitCtx)
 		return
 	}
-	for start, batch := 0, 0; start < len(items); start, batch = start+opts.BatchSize, batch+1 {
-		chunk := items[start:min(start+opts.BatchSize, len(items))]
+	var chunks [][]LineItem
+	for start := 0; start < len(items); start += opts.BatchSize {
+		chunks = append(chunks, items[start:min(start+opts.BatchSize, len(items))])
+	}
+	// The order's parallel cap holds across its batches: so many children
+	// at a time, each with its share of the cap.
+	running := min(len(chunks), opts.MaxParallelLines)
+	childOpts := opts
+	childOpts.MaxParallelLines = max(1, opts.MaxParallelLines/running)
+	childSem := workflow.NewSemaphore(ctx, int64(running))
+	for batch, chunk := range chunks {
+		childID := fmt.Sprintf("%s~batch-%d", childPrefix, batch)
 		var run []LineItem
 		for _, it := range chunk {
-			if started == nil || started(it.Line.ID, nil) {
+			stop := func() {
+				// Best effort: a batch that has not started yet or has
+				// ended has nothing to stop.
+				workflow.SignalExternalWorkflow(ctx, childID, "", SignalCancelLines, []string{it.Line.ID})
+			}
+			if hooks.queued == nil || hooks.queued(it.Line.ID, stop) {
 				run = append(run, it)
 			} else {
-				done(canceled(it.Line.ID))
+				hooks.done(canceled(it.Line.ID))
 			}
 		}
 		if len(run) == 0 {
 			continue
 		}
-		chunk = run
 		wg.Add(1)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer wg.Done()
+			if err := childSem.Acquire(ctx, 1); err != nil {
+				for _, it := range run {
+					hooks.done(LineOutcome{ID: it.Line.ID, Result: modules.Result{Status: modules.StatusFailure,
+						ErrorType: ErrorTypeCanceled, Message: "the order was cancelled before this line ran"}})
+				}
+				return
+			}
+			defer childSem.Release(1)
 			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-				WorkflowID: fmt.Sprintf("%s-batch-%d", childPrefix, batch),
+				WorkflowID: childID,
 				TaskQueue:  workflow.GetInfo(ctx).TaskQueueName,
 			})
 			var outs []LineOutcome
 			err := workflow.ExecuteChildWorkflow(cctx, LinesWorkflow, LinesInput{
-				OrderNumber: number, User: user, Action: action, Items: chunk, Options: opts,
+				OrderNumber: number, User: user, Action: action, Items: run, Options: childOpts,
 			}).Get(cctx, &outs)
-			if err != nil {
-				for _, it := range chunk {
-					done(LineOutcome{ID: it.Line.ID, Result: modules.Result{Status: modules.StatusFailure,
-						ErrorType: "BatchFailed", Message: err.Error()}})
+			reported := map[string]bool{}
+			if err == nil {
+				for _, o := range outs {
+					reported[o.ID] = true
+					hooks.done(o)
 				}
-				return
 			}
-			for _, o := range outs {
-				done(o)
+			for _, it := range run {
+				if !reported[it.Line.ID] {
+					msg := "the batch reported no outcome for this line"
+					if err != nil {
+						msg = err.Error()
+					}
+					hooks.done(LineOutcome{ID: it.Line.ID, Result: modules.Result{Status: modules.StatusFailure,
+						ErrorType: "BatchFailed", Message: msg, Retryable: true}})
+				}
 			}
 		})
 	}
-	wg.Wait(ctx)
+	wg.Wait(waitCtx)
 }
 
 // statusCanceled marks, inside the workflow only, a line action stopped by a

@@ -153,11 +153,19 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 		if err := workflow.Await(ctx, func() bool {
 			idle := w.active == 0 && !w.dirty && workflow.AllHandlersFinished(ctx) &&
 				w.retryCh.Len() == 0 && w.refundCh.Len() == 0
-			return idle && (windowOver || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
+			// An order that needs a person stays open past the window
+			// until one has acted (retry or refund).
+			return idle && (windowOver && !w.needsOperator() || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
 		}); err != nil {
+			// Cancelled (from the Web UI, say): fulfillment stops, but
+			// refunds already accepted run to their end, so no refunded
+			// learner stays enrolled.
+			dctx, _ := workflow.NewDisconnectedContext(ctx)
+			_ = workflow.Await(dctx, func() bool { return w.active == 0 && !w.dirty })
+			logger.Warn("order cancelled", "status", orderStatus(w.lines, w.refunds))
 			return w.snapshot(false), err
 		}
-		if windowOver {
+		if windowOver && !w.needsOperator() {
 			w.closing = true
 			final := w.snapshot(true)
 			logger.Info("refund window over, order closed", "status", final.Status)
@@ -169,6 +177,16 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 			Carry: &OrderCarry{Lines: w.lines, Refunds: w.refunds, Deadline: w.deadline, Seq: w.seq},
 		})
 	}
+}
+
+// needsOperator reports whether a line waits for an operator.
+func (w *orderRun) needsOperator() bool {
+	for _, l := range w.lines {
+		if l.State == LineFailed || l.State == LineRevokeFailed {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *orderRun) line(id string) *LineStatus {
@@ -190,61 +208,80 @@ func (w *orderRun) orderLine(id string) order.Line {
 // fulfill starts fulfilling the given lines in the background.
 func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
 	items := make([]LineItem, 0, len(ids))
+	batched := len(ids) > w.opts.BatchSize
 	for _, id := range ids {
 		l := w.line(id)
+		// Lines of a large order run inside batch children, whose own
+		// status query shows each line's progress.
 		l.State = LinePending
+		if batched {
+			l.State = LineFulfilling
+		}
 		w.inFlight[id] = true
 		items = append(items, LineItem{Line: w.orderLine(id)})
 	}
 	w.seq++
-	prefix := fmt.Sprintf("%s-fulfill-%d", order.WorkflowID(w.in.Order.Number), w.seq)
+	// "~" cannot appear in order numbers or refund ids: no collisions.
+	prefix := fmt.Sprintf("%s~fulfill-%d", order.WorkflowID(w.in.Order.Number), w.seq)
 	w.active++
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { w.active-- }()
-		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, actionFulfill, prefix, items,
-			func(id string, cancel workflow.CancelFunc) bool {
-				l := w.line(id)
-				if l.RefundID != "" {
+		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, actionFulfill, prefix, items, lineHooks{
+			queued: func(id string, stop func()) bool {
+				if w.line(id).RefundID != "" {
 					return false
 				}
-				if cancel != nil {
-					w.cancels[id] = cancel
-				}
-				l.State = LineFulfilling
-				w.publish(ctx)
+				w.cancels[id] = stop
 				return true
 			},
-			func(id string, r modules.Result, attempts int) {
+			started: func(id string) {
+				w.line(id).State = LineFulfilling
+				w.publish(ctx)
+			},
+			retrying: func(id string, r modules.Result, attempts int) {
 				l := w.line(id)
 				res := r
 				l.State, l.Result, l.Attempts, l.LastError = LineRetrying, &res, l.Attempts+attempts, errorText(r)
 				w.publish(ctx)
 			},
-			func(out LineOutcome) {
-				l := w.line(out.ID)
-				delete(w.inFlight, out.ID)
-				delete(w.cancels, out.ID)
-				if out.Result.Status == statusCanceled {
-					// Stopped by a refund, which decides the line's state.
-					return
-				}
-				res := out.Result
-				l.Result = &res
-				// Attempts shown while retrying are already counted.
-				if l.State == LineRetrying {
-					l.Attempts += out.Attempts - firstRoundAttempts
-				} else {
-					l.Attempts += out.Attempts
-				}
-				if res.OK() {
-					l.State, l.LastError = LineFulfilled, ""
-				} else {
-					l.State, l.LastError = LineFailed, errorText(res)
-				}
-				w.publish(ctx)
-			})
+			done: func(out LineOutcome) { w.lineDone(ctx, out) },
+		})
 	})
+}
+
+// lineDone records the outcome of one line's fulfillment. An outcome can
+// arrive twice for a line in a batch (early, for a refund, and with the
+// batch's result): only the first counts.
+func (w *orderRun) lineDone(ctx workflow.Context, out LineOutcome) {
+	l := w.line(out.ID)
+	if l == nil || !w.inFlight[out.ID] {
+		return
+	}
+	delete(w.inFlight, out.ID)
+	delete(w.cancels, out.ID)
+	if out.Result.Status == statusCanceled {
+		if l.RefundID != "" {
+			// Stopped by a refund, which decides the line's state.
+			return
+		}
+		out.Result = modules.Result{Status: modules.StatusFailure, ErrorType: ErrorTypeCanceled,
+			Message: "fulfillment was cancelled before the line succeeded"}
+	}
+	res := out.Result
+	l.Result = &res
+	// Attempts shown while retrying are already counted.
+	if l.State == LineRetrying {
+		l.Attempts += out.Attempts - firstRoundAttempts
+	} else {
+		l.Attempts += out.Attempts
+	}
+	if res.OK() {
+		l.State, l.LastError = LineFulfilled, ""
+	} else {
+		l.State, l.LastError = LineFailed, errorText(res)
+	}
+	w.publish(ctx)
 }
 
 func errorText(r modules.Result) string {
@@ -262,7 +299,7 @@ func (w *orderRun) resolveRetry(req RetryRequest) ([]string, error) {
 	if len(req.LineIDs) == 0 {
 		var ids []string
 		for _, l := range w.lines {
-			if l.State == LineFailed || l.State == LineRevokeFailed {
+			if l.State == LineFailed && l.RefundID == "" || l.State == LineRevokeFailed {
 				ids = append(ids, l.ID)
 			}
 		}
@@ -276,8 +313,12 @@ func (w *orderRun) resolveRetry(req RetryRequest) ([]string, error) {
 	}
 	var ids []string
 	for _, id := range dedupe(req.LineIDs) {
-		if l := w.line(id); l.State != LineFailed && l.State != LineRevokeFailed {
+		l := w.line(id)
+		if l.State != LineFailed && l.State != LineRevokeFailed {
 			return nil, fmt.Errorf("%w: line %s is %s, not failed", ErrNothingToRetry, id, l.State)
+		}
+		if l.State == LineFailed && l.RefundID != "" {
+			return nil, fmt.Errorf("%w: line %s is being refunded", ErrNothingToRetry, id)
 		}
 		ids = append(ids, id)
 	}
@@ -422,23 +463,42 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
 			return true
 		})
 		in := RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: refundID, Options: w.in.Options}
-		for _, id := range ids {
+		r := w.findRefund(refundID)
+		for i, id := range ids {
 			l := w.line(id)
 			fulfilled := l.State == LineFulfilled
+			uncertain := !fulfilled && mayHaveWritten(*l)
 			var grant map[string]string
 			if fulfilled && l.Result != nil {
 				grant = l.Result.Grant
 			}
-			in.Lines = append(in.Lines, RevokeLine{Line: w.orderLine(id), Fulfilled: fulfilled, Grant: grant})
-			if fulfilled {
+			in.Lines = append(in.Lines, RevokeLine{Line: w.orderLine(id), Fulfilled: fulfilled, Uncertain: uncertain, Grant: grant})
+			if fulfilled || uncertain {
 				l.State = LineRevoking
 			} else {
 				l.State = LineRefundedUnfulfilled
 			}
+			r.Lines[i].State = l.State
 		}
 		w.publish(ctx)
 		w.runRevoke(ctx, refundID, order.RefundWorkflowID(w.in.Order.Number, refundID), in)
 	})
+}
+
+// mayHaveWritten reports whether a line that did not succeed may still have
+// changed the LMS: an attempt was cut short (stopped, timed out) or failed
+// transiently, and the LMS may have written before the answer was lost.
+// Such a line is revoked on refund; the module reads first, so a revoke of
+// nothing writes nothing.
+func mayHaveWritten(l LineStatus) bool {
+	switch l.State {
+	case LineFulfilling, LineRetrying:
+		return true
+	case LineFailed:
+		return l.Result != nil && (l.Result.Retryable || l.Result.ErrorType == ErrorTypeGaveUp ||
+			l.Result.ErrorType == ErrorTypeCanceled || l.Result.ErrorType == "BatchFailed" || l.Result.ErrorType == "Timeout")
+	}
+	return false
 }
 
 // runRevoke runs one RevokeWorkflow as a child and records its outcome in
@@ -519,7 +579,7 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 			}
 		}
 		w.seq++
-		childID := fmt.Sprintf("%s-retry-%d", order.RefundWorkflowID(w.in.Order.Number, rid), w.seq)
+		childID := fmt.Sprintf("%s~retry-%d", order.RefundWorkflowID(w.in.Order.Number, rid), w.seq)
 		w.active++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { w.active-- }()
@@ -556,44 +616,61 @@ func (w *orderRun) listenSignals(ctx workflow.Context) {
 	logger := workflow.GetLogger(ctx)
 	retryCh := workflow.GetSignalChannel(ctx, SignalRetry)
 	refundCh := workflow.GetSignalChannel(ctx, SignalRefund)
+	outcomesCh := workflow.GetSignalChannel(ctx, SignalLineOutcomes)
 	w.retryCh, w.refundCh = retryCh, refundCh
+	// Signals are read only when they can be handled at once, so an unread
+	// one stays counted in its channel (the workflow does not close or
+	// continue as new over it), and one that cannot even be decoded is
+	// dropped without blocking the next.
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
-			var raw json.RawMessage
-			sel := workflow.NewSelector(ctx)
-			sel.AddReceive(retryCh, func(c workflow.ReceiveChannel, _ bool) {
-				c.Receive(ctx, &raw)
+			if err := workflow.Await(ctx, func() bool { return retryCh.Len() > 0 || refundCh.Len() > 0 || outcomesCh.Len() > 0 }); err != nil {
+				return
+			}
+			if outcomesCh.Len() > 0 {
+				var outs []LineOutcome
+				if ok, _ := outcomesCh.ReceiveAsyncWithMoreFlag(&outs); !ok {
+					logger.Warn("ignored undecodable line-outcomes signal")
+					continue
+				}
+				for _, o := range outs {
+					w.lineDone(ctx, o)
+				}
+				continue
+			}
+			if retryCh.Len() > 0 {
+				var raw json.RawMessage
 				var req RetryRequest
-				if err := decodeSignal(raw, &req); err != nil {
+				if ok, _ := retryCh.ReceiveAsyncWithMoreFlag(&raw); !ok {
+					logger.Warn("ignored undecodable retry signal")
+				} else if err := decodeSignal(raw, &req); err != nil {
 					logger.Warn("ignored malformed retry signal", "error", err)
-					return
-				}
-				ids, err := w.resolveRetry(req)
-				if err != nil {
+				} else if ids, err := w.resolveRetry(req); err != nil {
 					logger.Warn("ignored retry signal", "error", err)
-					return
+				} else {
+					logger.Info("operator retry (signal)", "lines", len(ids))
+					w.retry(ctx, ids)
 				}
-				logger.Info("operator retry (signal)", "lines", len(ids))
-				w.retry(ctx, ids)
-			})
-			sel.AddReceive(refundCh, func(c workflow.ReceiveChannel, _ bool) {
-				c.Receive(ctx, &raw)
-				var req RefundRequest
-				if err := decodeSignal(raw, &req); err != nil {
-					logger.Warn("ignored malformed refund signal", "error", err)
-					return
-				}
-				ids, dup, err := w.resolveRefund(req)
-				switch {
-				case err != nil:
-					logger.Warn("ignored refund signal", "error", err)
-				case dup:
-					logger.Info("duplicate refund signal ignored", "refund_id", req.RefundID)
-				default:
-					w.refund(ctx, req.RefundID, ids)
-				}
-			})
-			sel.Select(ctx)
+				continue
+			}
+			var raw json.RawMessage
+			var req RefundRequest
+			if ok, _ := refundCh.ReceiveAsyncWithMoreFlag(&raw); !ok {
+				logger.Warn("ignored undecodable refund signal")
+				continue
+			}
+			if err := decodeSignal(raw, &req); err != nil {
+				logger.Warn("ignored malformed refund signal", "error", err)
+				continue
+			}
+			switch ids, dup, err := w.resolveRefund(req); {
+			case err != nil:
+				logger.Warn("ignored refund signal", "error", err)
+			case dup:
+				logger.Info("duplicate refund signal ignored", "refund_id", req.RefundID)
+			default:
+				w.refund(ctx, req.RefundID, ids)
+			}
 		}
 	})
 }
@@ -640,8 +717,10 @@ func orderStatus(lines []LineStatus, refunds []RefundStatus) string {
 	case len(refunds) == 0:
 		return OrderFulfilled
 	}
+	// Refunded means every line is covered by a refund; each line's state
+	// tells how far its revoke has come.
 	for _, l := range lines {
-		if l.State != LineRevoked && l.State != LineRefundedUnfulfilled {
+		if l.RefundID == "" {
 			return OrderPartiallyRefunded
 		}
 	}
@@ -649,10 +728,19 @@ func orderStatus(lines []LineStatus, refunds []RefundStatus) string {
 }
 
 func (w *orderRun) snapshot(closed bool) OrderStatus {
+	lines := slices.Clone(w.lines)
+	if len(lines) > w.opts.BatchSize {
+		// Large orders: the line's product, course and mode are in the
+		// order itself; repeating them would take the document past
+		// Temporal's 2 MB payload limit.
+		for i := range lines {
+			lines[i].ProductType, lines[i].CourseID, lines[i].Mode = "", "", ""
+		}
+	}
 	st := OrderStatus{
 		OrderNumber:        w.in.Order.Number,
 		Status:             orderStatus(w.lines, w.refunds),
-		Lines:              slices.Clone(w.lines),
+		Lines:              lines,
 		Refunds:            slices.Clone(w.refunds),
 		Closed:             closed,
 		RefundWindowEndsAt: w.deadline,

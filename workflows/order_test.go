@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -202,10 +203,15 @@ func TestRefundOfUnfulfilledLineRevokesNothing(t *testing.T) {
 }
 
 func TestOrderStatusDerivation(t *testing.T) {
+	// A state written "R:x" is a line in state x covered by a refund.
 	ls := func(states ...string) []LineStatus {
 		var out []LineStatus
 		for _, s := range states {
-			out = append(out, LineStatus{State: s})
+			l := LineStatus{State: s}
+			if rest, ok := strings.CutPrefix(s, "R:"); ok {
+				l = LineStatus{State: rest, RefundID: "R"}
+			}
+			out = append(out, l)
 		}
 		return out
 	}
@@ -213,10 +219,11 @@ func TestOrderStatusDerivation(t *testing.T) {
 	require.Equal(t, OrderFulfilling, orderStatus(ls(LineFulfilled, LinePending), nil))
 	require.Equal(t, OrderFulfilled, orderStatus(ls(LineFulfilled), nil))
 	require.Equal(t, OrderFulfillmentError, orderStatus(ls(LineFailed, LineRetrying), nil))
-	require.Equal(t, OrderRevocationError, orderStatus(ls(LineRevokeFailed, LineFailed), r))
-	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls(LineRevoked, LineFulfilled), r))
-	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls(LineRevoking), r))
-	require.Equal(t, OrderRefunded, orderStatus(ls(LineRevoked, LineRefundedUnfulfilled), r))
+	require.Equal(t, OrderRevocationError, orderStatus(ls("R:"+LineRevokeFailed, LineFailed), r))
+	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls("R:"+LineRevoked, LineFulfilled), r))
+	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls("R:"+LineRevoking, LineFulfilled), r))
+	require.Equal(t, OrderRefunded, orderStatus(ls("R:"+LineRevoking, "R:"+LineRevoked), r))
+	require.Equal(t, OrderRefunded, orderStatus(ls("R:"+LineRevoked, "R:"+LineRefundedUnfulfilled), r))
 }
 
 func TestDecodeSignal(t *testing.T) {

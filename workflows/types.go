@@ -162,7 +162,12 @@ type RefundResult struct {
 type RevokeLine struct {
 	Line order.Line `json:"line"`
 	// Fulfilled is false for a line that never succeeded: nothing to revoke.
-	Fulfilled bool              `json:"fulfilled"`
+	Fulfilled bool `json:"fulfilled"`
+	// Uncertain marks a line that did not succeed but may have changed the
+	// LMS (an attempt cut short or failed transiently): it is revoked too,
+	// with no grant, and reported refunded_unfulfilled if the module found
+	// nothing to undo.
+	Uncertain bool              `json:"uncertain,omitempty"`
 	Grant     map[string]string `json:"grant,omitempty"`
 }
 
