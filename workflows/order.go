@@ -481,7 +481,7 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
 			r.Lines[i].State = l.State
 		}
 		w.publish(ctx)
-		w.runRevoke(ctx, refundID, order.RefundWorkflowID(w.in.Order.Number, refundID), in)
+		w.runRevoke(ctx, refundID, RevokeWorkflowID(in), in)
 	})
 }
 
@@ -579,7 +579,8 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 			}
 		}
 		w.seq++
-		childID := fmt.Sprintf("%s~retry-%d", order.RefundWorkflowID(w.in.Order.Number, rid), w.seq)
+		in.Retry = w.seq
+		childID := RevokeWorkflowID(in)
 		w.active++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { w.active-- }()

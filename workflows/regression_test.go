@@ -207,7 +207,6 @@ func TestCancelledBatchReportsEveryLine(t *testing.T) {
 	}
 }
 
-
 // Lines a batch did not report are failed for an operator, never a panic.
 func TestLinesMissingFromBatchResultAreFailed(t *testing.T) {
 	env := newEnv(t, &fakeModule{})

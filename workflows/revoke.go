@@ -34,7 +34,7 @@ func RevokeWorkflow(ctx workflow.Context, in RevokeInput) (RevokeResult, error) 
 	}
 	// Batches are named after this workflow, which may be a retry of the
 	// refund with an ID of its own.
-	prefix := workflow.GetInfo(ctx).WorkflowExecution.ID
+	prefix := RevokeWorkflowID(in)
 	runItems(ctx, opts, in.OrderNumber, in.User, actionRevoke, prefix, items, lineHooks{done: func(out LineOutcome) {
 		i, ok := pos[out.ID]
 		if !ok {

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/coursefulfill/fulfillment/modules"
@@ -178,6 +179,18 @@ type RevokeInput struct {
 	RefundID    string       `json:"refund_id"`
 	Lines       []RevokeLine `json:"lines"`
 	Options     Options      `json:"options"`
+	// Retry is set on an operator's retry of failed revokes: it makes the
+	// workflow ID order-<number>-refund-<id>~retry-<n>.
+	Retry int `json:"retry,omitempty"`
+}
+
+// RevokeWorkflowID is the ID of the RevokeWorkflow for in.
+func RevokeWorkflowID(in RevokeInput) string {
+	id := order.RefundWorkflowID(in.OrderNumber, in.RefundID)
+	if in.Retry > 0 {
+		id += fmt.Sprintf("~retry-%d", in.Retry)
+	}
+	return id
 }
 
 // RevokeResult is the RevokeWorkflow's result.
