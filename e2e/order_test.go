@@ -262,3 +262,24 @@ func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
 	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
 	recordHistory(t, id, "order_bad_signals_then_refund")
 }
+
+// Support sees a retrying line's live attempt count and latest error, which
+// only the Temporal server knows between attempts.
+func TestRetryingLineShowsLiveAttempts(t *testing.T) {
+	user := newUser(t, "live")
+	number := newNumber("LIVE")
+	o := sampleOrder(number)
+	o["user"] = map[string]any{"username": user}
+	setFaults(t, map[string]any{"error_rate": 1.0, "error_status": 502})
+	placeOrder(t, o)
+	var st workflows.OrderStatus
+	require.Eventually(t, func() bool {
+		st = status(t, number)
+		return st.Lines[0].State == workflows.LineRetrying && st.Lines[0].Attempts >= 4
+	}, 20*time.Second, 100*time.Millisecond, "attempts never shown: %+v", st)
+	require.Contains(t, st.Lines[0].LastError, "ServerError")
+	sandboxPost(t, "/sandbox/faults", map[string]any{})
+	st = waitStatus(t, number, workflows.OrderFulfilled, 20*time.Second)
+	require.GreaterOrEqual(t, st.Lines[0].Attempts, 5)
+	require.Equal(t, 1, enrollment(t, user, sandbox.DemoCourseID).Writes)
+}

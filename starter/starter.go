@@ -19,6 +19,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -232,7 +233,40 @@ func (s *Starter) Status(ctx context.Context, number string) (workflows.OrderSta
 	}
 	// Running, or closed abnormally (terminated, failed...): a query works
 	// on both (a closed workflow is replayed by a worker).
-	return s.query(ctx, id, runID)
+	st, err := s.query(ctx, id, runID)
+	if err == nil && info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		withPendingAttempts(&st, desc.GetPendingActivities())
+	}
+	return st, err
+}
+
+// withPendingAttempts adds what only the server knows to the status
+// document: the attempt a line's pending activity is on and the error of its
+// last failed attempt. Temporal retries those attempts without telling the
+// workflow, so its own document shows the first failure only.
+func withPendingAttempts(st *workflows.OrderStatus, pending []*workflowpb.PendingActivityInfo) {
+	for _, pa := range pending {
+		action, lineID, ok := workflows.ParseLineActivityID(pa.GetActivityId())
+		if !ok || action != "fulfill" {
+			continue
+		}
+		for i := range st.Lines {
+			l := &st.Lines[i]
+			if l.ID != lineID || (l.State != workflows.LineFulfilling && l.State != workflows.LineRetrying) {
+				continue
+			}
+			if extra := int(pa.GetAttempt()) - 1; extra > 0 {
+				l.Attempts += extra
+			}
+			if f := pa.GetLastFailure(); f != nil {
+				l.State = workflows.LineRetrying
+				l.LastError = f.GetMessage()
+				if t := f.GetApplicationFailureInfo().GetType(); t != "" {
+					l.LastError = t + ": " + f.GetMessage()
+				}
+			}
+		}
+	}
 }
 
 func (s *Starter) query(ctx context.Context, id, runID string) (workflows.OrderStatus, error) {

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -125,6 +126,9 @@ func runLineAction(ctx workflow.Context, opts Options, action string, in activit
 			// The activity's own backoff goes on from where round 1 ended.
 			in.AttemptOffset = attempts
 		}
+		// A readable activity ID lets the API match a pending attempt
+		// (its live attempt count and last failure) to its line.
+		ao.ActivityID = LineActivityID(action, in.Line.ID, round)
 		actx := workflow.WithActivityOptions(ctx, ao)
 		var out activities.LineOutcome
 		err := workflow.ExecuteActivity(actx, fn, in).Get(actx, &out)
@@ -162,6 +166,21 @@ func runLineAction(ctx workflow.Context, opts Options, action string, in activit
 	gaveUp.ErrorType = ErrorTypeGaveUp
 	gaveUp.Message = fmt.Sprintf("gave up within the retry horizon of %s; last error %s: %s", opts.RetryHorizon, last.ErrorType, last.Message)
 	return lineRun{Result: gaveUp, Attempts: attempts}
+}
+
+// LineActivityID is the activity ID of one round of one action on one line:
+// "fulfill/<line>/r<round>". Line ids cannot contain "/".
+func LineActivityID(action, lineID string, round int) string {
+	return fmt.Sprintf("%s/%s/r%d", action, lineID, round)
+}
+
+// ParseLineActivityID is the inverse of LineActivityID.
+func ParseLineActivityID(id string) (action, lineID string, ok bool) {
+	parts := strings.Split(id, "/")
+	if len(parts) != 3 || !strings.HasPrefix(parts[2], "r") {
+		return "", "", false
+	}
+	return parts[0], parts[1], true
 }
 
 func backoff(opts Options) *activities.Backoff {
