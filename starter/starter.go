@@ -495,13 +495,16 @@ func revokeLines(o order.Order, st workflows.OrderStatus, ids []string) ([]workf
 		seen[id] = true
 		ls := state[id]
 		rl := workflows.RevokeLine{Line: l}
-		// Only a fulfilled line holds a grant to undo; any other line has
-		// nothing to revoke.
+		// A fulfilled line holds the grant to undo; a line cut short may
+		// have been written all the same and is checked and revoked
+		// without one; any other line has nothing to revoke.
 		if ls.State == workflows.LineFulfilled {
 			rl.Fulfilled = true
 			if ls.Result != nil {
 				rl.Grant = ls.Result.Grant
 			}
+		} else {
+			rl.Uncertain = workflows.MayHaveWritten(ls)
 		}
 		lines = append(lines, rl)
 	}

@@ -467,7 +467,7 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
 		for i, id := range ids {
 			l := w.line(id)
 			fulfilled := l.State == LineFulfilled
-			uncertain := !fulfilled && mayHaveWritten(*l)
+			uncertain := !fulfilled && MayHaveWritten(*l)
 			var grant map[string]string
 			if fulfilled && l.Result != nil {
 				grant = l.Result.Grant
@@ -485,12 +485,12 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
 	})
 }
 
-// mayHaveWritten reports whether a line that did not succeed may still have
+// MayHaveWritten reports whether a line that did not succeed may still have
 // changed the LMS: an attempt was cut short (stopped, timed out) or failed
 // transiently, and the LMS may have written before the answer was lost.
 // Such a line is revoked on refund; the module reads first, so a revoke of
 // nothing writes nothing.
-func mayHaveWritten(l LineStatus) bool {
+func MayHaveWritten(l LineStatus) bool {
 	switch l.State {
 	case LineFulfilling, LineRetrying:
 		return true
