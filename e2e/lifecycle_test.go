@@ -55,6 +55,17 @@ func TestOrderClosesAfterRefundWindowAndRefundsStillWork(t *testing.T) {
 	require.NoError(t, rev.Get(ctx, &res))
 	require.Equal(t, workflows.RefundCompleted, res.State)
 	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
+	// The order's status shows the late refund.
+	require.Eventually(t, func() bool {
+		st = status(t, number)
+		return len(st.Refunds) == 1 && st.Refunds[0].RefundID == "LATE-1"
+	}, 10*time.Second, 100*time.Millisecond, "late refund not in the status: %+v", st)
+	require.Equal(t, workflows.OrderRefunded, st.Status)
+	require.Equal(t, workflows.LineRevoked, st.Lines[0].State)
+	require.Equal(t, "LATE-1", st.Lines[0].RefundID)
+	// A second late refund of the same line is rejected: it is refunded.
+	require.Equal(t, http.StatusConflict, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
+		map[string]any{"refund_id": "LATE-2", "line_ids": []string{"1"}}, nil))
 	// And again: the same refund id is not run twice.
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "LATE-1"}, nil))

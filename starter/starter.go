@@ -229,7 +229,11 @@ func (s *Starter) Status(ctx context.Context, number string) (workflows.OrderSta
 	info := desc.GetWorkflowExecutionInfo()
 	runID := info.GetExecution().GetRunId()
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		return s.result(ctx, id, runID)
+		st, err := s.result(ctx, id, runID)
+		if err != nil {
+			return st, err
+		}
+		return st, s.withLateRefunds(ctx, number, &st)
 	}
 	// Running, or closed abnormally (terminated, failed...): a query works
 	// on both (a closed workflow is replayed by a worker).
@@ -397,6 +401,62 @@ func (s *Starter) awaitClose(ctx context.Context, number, runID string) error {
 	return nil
 }
 
+// withLateRefunds adds to a closed order's final document the refunds
+// started after it closed: their RevokeWorkflows, found in visibility by
+// OrderNumber. Retries of a refund the order ran itself are part of that
+// refund already.
+func (s *Starter) withLateRefunds(ctx context.Context, number string, st *workflows.OrderStatus) error {
+	known := map[string]bool{}
+	for _, r := range st.Refunds {
+		known[r.RefundID] = true
+	}
+	prefix := order.RefundWorkflowID(number, "")
+	query := fmt.Sprintf("WorkflowType = %q AND %s = %q", RevokeWorkflowName, workflows.SearchAttrOrderNumber, number)
+	var token []byte
+	for {
+		resp, err := s.c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{Query: query, NextPageToken: token})
+		if err != nil {
+			return classify(err, "refunds of order "+number)
+		}
+		for _, ex := range resp.GetExecutions() {
+			wid := ex.GetExecution().GetWorkflowId()
+			refundID, ok := strings.CutPrefix(wid, prefix)
+			if !ok || strings.Contains(refundID, "~") || known[refundID] {
+				continue
+			}
+			var res workflows.RevokeResult
+			if ex.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
+				if err := s.c.GetWorkflow(ctx, wid, ex.GetExecution().GetRunId()).Get(ctx, &res); err != nil {
+					return classify(err, "refund "+refundID+" of order "+number)
+				}
+			} else {
+				v, err := s.c.QueryWorkflow(ctx, wid, ex.GetExecution().GetRunId(), workflows.QueryStatus)
+				if err != nil {
+					return classify(err, "refund "+refundID+" of order "+number)
+				}
+				if err := v.Get(&res); err != nil {
+					return fmt.Errorf("decode refund %s of order %s: %w", refundID, number, err)
+				}
+			}
+			known[refundID] = true
+			st.Refunds = append(st.Refunds, workflows.RefundStatus{RefundID: refundID, WorkflowID: wid, State: res.State, Lines: res.Lines})
+			for _, rl := range res.Lines {
+				for i := range st.Lines {
+					if st.Lines[i].ID == rl.ID {
+						st.Lines[i].RefundID, st.Lines[i].State = refundID, rl.State
+					}
+				}
+			}
+		}
+		token = resp.GetNextPageToken()
+		if len(token) == 0 {
+			break
+		}
+	}
+	st.Status = workflows.DeriveStatus(st.Lines, st.Refunds)
+	return nil
+}
+
 // refundClosed starts the RevokeWorkflow of a refund on a closed order.
 func (s *Starter) refundClosed(ctx context.Context, number, runID, firstRunID string, req workflows.RefundRequest) (workflows.RefundResult, error) {
 	id := order.WorkflowID(number)
@@ -408,6 +468,9 @@ func (s *Starter) refundClosed(ctx context.Context, number, runID, firstRunID st
 		if st, qerr = s.query(ctx, id, runID); qerr != nil {
 			return workflows.RefundResult{}, err
 		}
+	}
+	if err := s.withLateRefunds(ctx, number, &st); err != nil {
+		return workflows.RefundResult{}, err
 	}
 	for _, r := range st.Refunds {
 		if r.RefundID == req.RefundID {
