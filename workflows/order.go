@@ -700,7 +700,9 @@ func decodeSignal(raw json.RawMessage, v any) error {
 
 // DeriveStatus is the order status its lines and refunds add up to, for
 // callers that update a closed order's final document (refunds after close).
-func DeriveStatus(lines []LineStatus, refunds []RefundStatus) string { return orderStatus(lines, refunds) }
+func DeriveStatus(lines []LineStatus, refunds []RefundStatus) string {
+	return orderStatus(lines, refunds)
+}
 
 // orderStatus derives the order's status from its lines.
 func orderStatus(lines []LineStatus, refunds []RefundStatus) string {
