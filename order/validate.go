@@ -138,17 +138,15 @@ func validateLineFields(p string, l Line) []FieldError {
 			add("mode", "is not a known course mode ("+strings.Join(Modes, ", ")+")")
 		}
 	case ProductEntitlement:
+		// The LMS's entitlements API names a course by its catalog UUID.
 		switch {
-		case l.CourseUUID != "":
-			if !uuidPattern.MatchString(l.CourseUUID) {
-				add("course_uuid", "is not a UUID")
-			}
-		case l.CourseID != "":
-			if !courseKeyPattern.MatchString(l.CourseID) && !IsCourseRunKey(l.CourseID) {
-				add("course_id", "is not a course key (Org+Course)")
-			}
-		default:
-			add("course_uuid", "an entitlement needs course_uuid or course_id")
+		case l.CourseUUID == "":
+			add("course_uuid", "an entitlement needs the course's catalog UUID")
+		case !uuidPattern.MatchString(l.CourseUUID):
+			add("course_uuid", "is not a UUID")
+		}
+		if l.CourseID != "" && !courseKeyPattern.MatchString(l.CourseID) && !IsCourseRunKey(l.CourseID) {
+			add("course_id", "is not a course key (Org+Course) or course run key")
 		}
 		if l.Mode != "" && !IsMode(l.Mode) {
 			add("mode", "is not a known course mode")
