@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -21,6 +22,14 @@ const (
 	EnvStoreURL       = "WOOCOMMERCE_STORE_URL"
 	EnvConsumerKey    = "WOOCOMMERCE_CONSUMER_KEY"
 	EnvConsumerSecret = "WOOCOMMERCE_CONSUMER_SECRET"
+	// EnvStores lists, comma-separated, the store URLs whose deliveries are
+	// accepted (their X-WC-Webhook-Source). The store's name in order
+	// numbers comes from that header, which the signature does not cover:
+	// without the list, a signed delivery resent with another Source would
+	// be taken for another store's order.
+	EnvStores = "WOOCOMMERCE_STORES"
+	// DefaultDeliveryTimeout bounds one delivery's handling.
+	DefaultDeliveryTimeout = 30 * time.Second
 )
 
 // Product maps one store product (by SKU or product id) to what fulfillment
@@ -148,6 +157,12 @@ type Config struct {
 	// Mapped reports whether a product type has a fulfillment module; nil
 	// accepts every product type.
 	Mapped func(productType string) bool
+	// Stores are the store URLs whose deliveries are accepted (see
+	// EnvStores); empty accepts any Source, with a warning at start-up.
+	Stores []string
+	// DeliveryTimeout bounds the handling of one delivery (default
+	// DefaultDeliveryTimeout), below the server's write timeout.
+	DeliveryTimeout time.Duration
 	// MaxRejections bounds the in-memory list of rejected deliveries.
 	// Defaults to 200.
 	MaxRejections int
@@ -187,8 +202,27 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err er
 		if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 			return Config{}, false, fmt.Errorf("woocommerce: %s must be the store's http(s) URL", EnvStoreURL)
 		}
+		// The consumer key and secret travel as Basic auth: never in the
+		// clear, except to a store on this machine.
+		if u.Scheme == "http" && !isLoopback(u.Hostname()) {
+			return Config{}, false, fmt.Errorf("woocommerce: %s must use https (the consumer secret is sent with every call)", EnvStoreURL)
+		}
+		cfg.Stores = append(cfg.Stores, cfg.Store.URL)
+	}
+	for _, s := range strings.Split(getenv(EnvStores), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			cfg.Stores = append(cfg.Stores, s)
+		}
 	}
 	return cfg, true, nil
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // formatID renders a WooCommerce numeric id.

@@ -52,6 +52,7 @@ type Fulfiller interface {
 // Rejection kinds.
 const (
 	KindBadSignature  = "bad_signature"
+	KindUnknownStore  = "unknown_store"
 	KindMalformed     = "malformed"
 	KindInvalidOrder  = "invalid_order"
 	KindConflict      = "conflict"
@@ -110,6 +111,9 @@ type Receiver struct {
 	byKey      map[string]*Rejection
 	doneRefund map[string]bool // "number|refund id" already accepted
 	doneOrder  []string        // FIFO bounding doneRefund
+	// stores are the accepted store names (normalised Sources); empty
+	// accepts any.
+	stores map[string]bool
 }
 
 // NewReceiver returns a receiver that starts orders through f.
@@ -126,6 +130,9 @@ func NewReceiver(cfg Config, f Fulfiller, log *zap.Logger) (*Receiver, error) {
 	if cfg.MaxRejections <= 0 {
 		cfg.MaxRejections = 200
 	}
+	if cfg.DeliveryTimeout <= 0 {
+		cfg.DeliveryTimeout = DefaultDeliveryTimeout
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -133,10 +140,24 @@ func NewReceiver(cfg Config, f Fulfiller, log *zap.Logger) (*Receiver, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 10 * time.Second}
 	}
+	stores := map[string]bool{}
+	for _, src := range cfg.Stores {
+		name, err := storeName(src)
+		if err != nil {
+			return nil, fmt.Errorf("woocommerce: store %q: %w", src, err)
+		}
+		stores[name] = true
+	}
+	log = log.Named("woocommerce")
+	if len(stores) == 0 {
+		log.Warn("deliveries from any store are accepted; list the stores in " + EnvStores +
+			" so a signed delivery cannot be replayed under another store's name")
+	}
 	return &Receiver{
-		cfg: cfg, f: f, log: log.Named("woocommerce"), client: hc,
+		cfg: cfg, f: f, log: log, client: hc,
 		byKey:      map[string]*Rejection{},
 		doneRefund: map[string]bool{},
+		stores:     stores,
 	}, nil
 }
 
@@ -196,6 +217,13 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusBadRequest, problem.TypeMalformed, err.Error()))
 		return
 	}
+	if len(rc.stores) > 0 && !rc.stores[store] {
+		rc.reject(&Rejection{Kind: KindUnknownStore, Store: store, DeliveryID: d.id,
+			Reason: "the delivery's X-WC-Webhook-Source is not one of the stores in " + EnvStores})
+		problem.Write(w, r, problem.New(http.StatusForbidden, problem.TypeBadSignature,
+			"deliveries from this store are not accepted"))
+		return
+	}
 	d.store = store
 	wo, err := decodeOrder(body)
 	if err != nil {
@@ -203,7 +231,11 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusBadRequest, problem.TypeMalformed, err.Error()))
 		return
 	}
-	code, reply := rc.handleOrder(r.Context(), d, wo)
+	// A delivery gets an answer within its time budget: a store that
+	// waits too long counts the delivery as failed.
+	ctx, cancel := context.WithTimeout(r.Context(), rc.cfg.DeliveryTimeout)
+	defer cancel()
+	code, reply := rc.handleOrder(ctx, d, wo)
 	if code >= 500 {
 		problem.Write(w, r, problem.New(code, problem.TypeUnavailable, reply.Detail))
 		return
@@ -217,11 +249,17 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 	reply := Reply{OrderNumber: number}
 	switch wo.Status {
 	case "processing", "completed":
-		code, r := rc.start(ctx, d, number, wo)
-		if code >= 300 || r.Result == ResultRejected || r.Result == ResultIgnored {
+		code, r, exists := rc.start(ctx, d, number, wo)
+		if !exists {
 			return code, r
 		}
-		r.Refunds = rc.partialRefunds(ctx, d, number, wo)
+		// The order exists (started now, before, or with other content):
+		// its refunds apply whatever this delivery's order looks like.
+		var worst int
+		r.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
+		if worst >= 500 {
+			return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
+		}
 		return code, r
 	case "refunded":
 		if o, _, problems := rc.buildOrder(number, d.source, wo); len(problems) == 0 && len(o.Lines) == 0 {
@@ -248,7 +286,11 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 		// was fulfilled.
 		if len(wo.Refunds) > 0 {
 			reply.Result = ResultIgnored
-			reply.Refunds = rc.partialRefunds(ctx, d, number, wo)
+			var worst int
+			reply.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
+			if worst >= 500 {
+				return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
+			}
 			return http.StatusOK, reply
 		}
 	}
@@ -257,14 +299,16 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 	return http.StatusOK, reply
 }
 
-// start builds the order and starts its fulfillment.
-func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcOrder) (int, Reply) {
-	reply := Reply{OrderNumber: number}
+// start builds the order and starts its fulfillment. exists is true when
+// the order's workflow exists afterwards (started now or before, also with
+// other content).
+func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcOrder) (code int, reply Reply, exists bool) {
+	reply = Reply{OrderNumber: number}
 	o, lineOf, problems := rc.buildOrder(number, d.source, wo)
 	if len(problems) == 0 && len(o.Lines) == 0 {
 		reply.Result = ResultIgnored
 		reply.Detail = "the order has no course products"
-		return http.StatusOK, reply
+		return http.StatusOK, reply, false
 	}
 	if len(problems) == 0 {
 		if err := o.Validate(rc.cfg.Mapped); err != nil {
@@ -277,7 +321,7 @@ func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcO
 		reply.Result = ResultRejected
 		reply.Detail = "the order cannot be fulfilled as sent; it is recorded for an operator"
 		reply.Errors = problems
-		return http.StatusOK, reply
+		return http.StatusOK, reply, false
 	}
 	res, created, err := rc.f.StartOrder(ctx, o)
 	var verr *order.ValidationError
@@ -289,28 +333,28 @@ func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcO
 			Reason: "the order cannot be fulfilled as sent", Errors: problems})
 		reply.Result = ResultRejected
 		reply.Errors = problems
-		return http.StatusOK, reply
+		return http.StatusOK, reply, false
 	case errors.Is(err, starter.ErrConflict):
 		rc.reject(&Rejection{Kind: KindConflict, Store: d.store, OrderNumber: number, DeliveryID: d.id,
 			Reason: "the order changed after fulfillment started (lines, billing email or date differ); fulfillment goes on with the first version"})
 		reply.Result = ResultRejected
 		reply.Detail = "the order was already submitted with different content; recorded for an operator"
-		return http.StatusOK, reply
+		return http.StatusOK, reply, true
 	default:
 		rc.log.Warn("start order failed", zap.String("order_number", number), zap.String("delivery_id", d.id), zap.Error(err))
 		rc.reject(&Rejection{Kind: KindUnavailable, Store: d.store, OrderNumber: number, DeliveryID: d.id,
 			Reason: "fulfillment could not be started (Temporal unavailable); resend the delivery or re-save the order"})
 		reply.Detail = "fulfillment is temporarily unavailable"
-		return http.StatusServiceUnavailable, reply
+		return http.StatusServiceUnavailable, reply, false
 	}
 	reply.WorkflowID = res.WorkflowID
 	if !created {
 		reply.Result = ResultDuplicate
-		return http.StatusOK, reply
+		return http.StatusOK, reply, true
 	}
 	rc.log.Info("order started", zap.String("order_number", number), zap.String("delivery_id", d.id), zap.Int("lines", len(o.Lines)))
 	reply.Result = ResultStarted
-	return http.StatusAccepted, reply
+	return http.StatusAccepted, reply, true
 }
 
 // buildOrder maps a WooCommerce order to a fulfillment order. lineOf maps
@@ -397,8 +441,7 @@ func translate(err error, lineOf []wcLineItem) []order.FieldError {
 
 // partialRefunds applies the refunds listed on an order that fulfillment
 // has not yet seen, and returns their refund ids.
-func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number string, wo wcOrder) []string {
-	var ids []string
+func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number string, wo wcOrder) (ids []string, worst int) {
 	for _, ref := range wo.Refunds {
 		if ref.ID <= 0 {
 			continue
@@ -430,7 +473,8 @@ func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number strin
 		}
 		res, err := rc.f.Refund(ctx, number, workflows.RefundRequest{RefundID: refundID, LineIDs: lines})
 		if err != nil {
-			rc.refundError(d, number, refundID, err)
+			code, _ := rc.refundError(d, number, refundID, err)
+			worst = max(worst, code)
 			continue
 		}
 		rc.markDone(key)
@@ -438,7 +482,7 @@ func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number strin
 			rc.log.Info("partial refund accepted", zap.String("order_number", number), zap.String("refund_id", refundID), zap.Int("lines", len(lines)))
 		}
 	}
-	return ids
+	return ids, worst
 }
 
 // refundError records a refund that could not be applied.
