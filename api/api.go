@@ -6,6 +6,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -161,16 +162,19 @@ func New(cfg Config, st Starter, log *zap.Logger) (http.Handler, error) {
 	return s.observe(mux), nil
 }
 
-// requireToken checks the bearer token in constant time.
+// requireToken checks the bearer token in constant time: both sides are
+// hashed first, so not even the token's length leaks. The scheme name is
+// case-insensitive (RFC 7235).
 func (s *server) requireToken(next http.HandlerFunc) http.HandlerFunc {
-	want := []byte(s.cfg.Token)
+	want := sha256.Sum256([]byte(s.cfg.Token))
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Token == "" && s.cfg.AllowNoAuth {
 			next(w, r)
 			return
 		}
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), want) != 1 {
+		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fulfillment"`)
 			problem.Write(w, r, problem.New(http.StatusUnauthorized, problem.TypeUnauthorized,
 				"send Authorization: Bearer <token> with the API token"))

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coursefulfill/fulfillment/order"
 )
@@ -69,6 +70,7 @@ func decodeErr(err error) error {
 		maxErr    *http.MaxBytesError
 		syntaxErr *json.SyntaxError
 		typeErr   *json.UnmarshalTypeError
+		timeErr   *time.ParseError
 	)
 	switch {
 	case errors.As(err, &maxErr):
@@ -87,10 +89,12 @@ func decodeErr(err error) error {
 		return &DecodeError{Detail: fmt.Sprintf("field %q must be %s, got %s", field, jsonKind(typeErr.Type.Kind().String()), typeErr.Value)}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		return &DecodeError{Detail: "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
+	case errors.As(err, &timeErr):
+		// The message would quote the value, which could be anything the
+		// client put there (an email, say).
+		return &DecodeError{Detail: "a time must be an RFC 3339 string, e.g. 2026-11-21T10:00:00Z"}
 	default:
-		// time.Time parse errors and other decoder messages carry no
-		// request data beyond the offending value's shape.
-		return &DecodeError{Detail: err.Error()}
+		return &DecodeError{Detail: "the body is not a valid request"}
 	}
 }
 

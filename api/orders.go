@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -89,6 +90,12 @@ func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 	number := r.PathValue("number")
+	if !order.IsNumber(number) {
+		// Not a number any order can have: no such order (and nothing
+		// Temporal would refuse reaches it).
+		s.writeError(w, r, fmt.Errorf("no such order: %w", starter.ErrNotFound))
+		return
+	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	st, err := s.st.Status(ctx, number)
@@ -101,6 +108,12 @@ func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) refundOrder(w http.ResponseWriter, r *http.Request) {
 	number := r.PathValue("number")
+	if !order.IsNumber(number) {
+		// Not a number any order can have: no such order (and nothing
+		// Temporal would refuse reaches it).
+		s.writeError(w, r, fmt.Errorf("no such order: %w", starter.ErrNotFound))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	var req workflows.RefundRequest
 	if err := decodeStrict(r.Body, &req); err != nil {
@@ -133,6 +146,12 @@ func (s *server) refundOrder(w http.ResponseWriter, r *http.Request) {
 
 func (s *server) retryOrder(w http.ResponseWriter, r *http.Request) {
 	number := r.PathValue("number")
+	if !order.IsNumber(number) {
+		// Not a number any order can have: no such order (and nothing
+		// Temporal would refuse reaches it).
+		s.writeError(w, r, fmt.Errorf("no such order: %w", starter.ErrNotFound))
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	var req workflows.RetryRequest
 	body, err := io.ReadAll(r.Body)

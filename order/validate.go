@@ -46,6 +46,12 @@ var Modes = []string{"audit", "honor", "verified", "professional", "no-id-profes
 // Temporal caps at 2 MB: 10,000 lines stay well under it.
 const MaxLines = 10000
 
+// IsNumber reports whether s can be an order number. "-refund-" is
+// reserved: order-<number>-refund-<id> names a refund's workflow.
+func IsNumber(s string) bool {
+	return numberPattern.MatchString(s) && !strings.Contains(s, "-refund-")
+}
+
 // IsCourseRunKey reports whether s is a well-formed course run key.
 func IsCourseRunKey(s string) bool { return courseRunPattern.MatchString(s) }
 
@@ -69,8 +75,8 @@ func (o Order) Validate(mapped func(productType string) bool) error {
 	}
 	if o.Number == "" {
 		add("number", "is required")
-	} else if !numberPattern.MatchString(o.Number) {
-		add("number", "must be 1-128 letters, digits or ._:+- and start with a letter or digit")
+	} else if !IsNumber(o.Number) {
+		add("number", "must be 1-128 letters, digits or ._:+- and start with a letter or digit, without \"-refund-\"")
 	}
 	if o.User.Username == "" && o.User.Email == "" {
 		add("user", "needs a username or an email")
