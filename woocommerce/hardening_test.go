@@ -118,3 +118,10 @@ func TestPartialRefundDuringOutageIsRetriedByTheStore(t *testing.T) {
 	a := e.deliver(orderJSON(727, "completed", courseItem, `{"id": 731}`), nil)
 	require.Equal(t, http.StatusServiceUnavailable, a.code, a.raw)
 }
+
+func TestStoreNamesCannotShadowRefundWorkflows(t *testing.T) {
+	e := newEnv(t, woocommerce.StoreAPI{})
+	a := e.deliver(orderJSON(727, "processing", courseItem, ""), map[string]string{"X-WC-Webhook-Source": "https://my-refund-shop.example.com/"})
+	require.Equal(t, http.StatusAccepted, a.code, a.raw)
+	require.True(t, order.IsNumber(a.reply.OrderNumber), a.reply.OrderNumber)
+}

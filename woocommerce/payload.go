@@ -181,7 +181,12 @@ func storeName(source string) (string, error) {
 // orderNumber namespaces a WooCommerce order id by its store. The id, not
 // the displayed number, is used: it is what the REST API (refunds) takes,
 // and sequential-number plugins may reuse or reformat display numbers.
-func orderNumber(store string, id int64) string { return store + "-" + formatID(id) }
+//
+// "-refund-" is reserved in order numbers (it names refund workflows); a
+// store whose name holds it gets "-refund_" instead.
+func orderNumber(store string, id int64) string {
+	return strings.ReplaceAll(store, "-refund-", "-refund_") + "-" + formatID(id)
+}
 
 // lineProblem is a field error on a WooCommerce line item.
 func lineProblem(li wcLineItem, detail string) order.FieldError {
