@@ -34,8 +34,11 @@ const (
 	// DefaultNamespace is the namespace fulfillment uses.
 	DefaultNamespace = "default"
 	// DefaultRetention keeps closed orders' histories, which are their status
-	// record, for a month. The SQLite schema's own default is a day.
-	DefaultRetention = 30 * 24 * time.Hour
+	// record, for a year and a day: refunds after the refund window are
+	// built from the closed order, and a shop resending an order Temporal
+	// still remembers starts nothing. The SQLite schema's own default is a
+	// day.
+	DefaultRetention = 366 * 24 * time.Hour
 	// devClusterID identifies the embedded cluster; the server wants a UUID.
 	devClusterID = "6f1c4a2e-9b8d-4c3f-a1e5-7d2b0c9f8e41"
 	// dbFileName is the SQLite file under the data directory.

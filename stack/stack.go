@@ -66,7 +66,9 @@ type Config struct {
 	WooCommerce woocommerce.Config
 	// Worker tunes the fulfillment worker.
 	Worker worker.Options
-	Logger *zap.Logger
+	// Retention of closed orders; default devserver.DefaultRetention.
+	Retention time.Duration
+	Logger    *zap.Logger
 }
 
 // portUse pairs a port with the flag that sets it, for messages.
@@ -202,7 +204,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		uiPort = 0
 	}
 	if s.Server, err = devserver.Start(devserver.Options{
-		DataDir: cfg.DataDir, IP: cfg.IP, FrontendPort: cfg.TemporalPort, UIPort: uiPort,
+		DataDir: cfg.DataDir, IP: cfg.IP, FrontendPort: cfg.TemporalPort, UIPort: uiPort, Retention: cfg.Retention,
 		Logger: cfg.Logger.Named("temporal"),
 	}); err != nil {
 		var pe *devserver.PortInUseError
@@ -223,7 +225,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}); err != nil {
 		return nil, fmt.Errorf("connect to temporal: %w", err)
 	}
-	if err := worker.PrepareNamespace(ctx, s.Client, s.Server.Namespace(), devserver.DefaultRetention, cfg.Logger); err != nil {
+	retention := cfg.Retention
+	if retention <= 0 {
+		retention = devserver.DefaultRetention
+	}
+	if err := worker.PrepareNamespace(ctx, s.Client, s.Server.Namespace(), retention, cfg.Logger); err != nil {
 		return nil, err
 	}
 	s.Worker = worker.New(s.Client, &activities.Activities{Modules: s.Registry, Logger: cfg.Logger.Named("activities")}, cfg.Worker)

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/woocommerce"
@@ -42,6 +43,9 @@ same data directory. Ctrl-C stops everything cleanly.`,
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
+			if cfg.Retention < 30*24*time.Hour {
+				return errors.New("--retention must be at least 720h (30 days): closed orders are the status record")
+			}
 			cfg.Logger = logger
 			cfg.APIToken = os.Getenv("FULFILLMENT_API_TOKEN")
 			if cfg.Options, err = opts.options(); err != nil {
@@ -85,6 +89,7 @@ same data directory. Ctrl-C stops everything cleanly.`,
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
 	f.StringVar(&cfg.ModulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
 	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
+	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it)")
 	opts.register(cmd)
 	return cmd
 }

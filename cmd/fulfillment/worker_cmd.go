@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -20,6 +21,7 @@ func newWorkerCommand() *cobra.Command {
 		temporal                temporalFlags
 		opts                    worker.Options
 		prepare                 bool
+		retention               time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -58,7 +60,7 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 			}
 			defer c.Close()
 			if prepare {
-				if err := worker.PrepareNamespace(cmd.Context(), c, temporal.namespace, devserver.DefaultRetention, logger); err != nil {
+				if err := worker.PrepareNamespace(cmd.Context(), c, temporal.namespace, retention, logger); err != nil {
 					return err
 				}
 			}
@@ -77,6 +79,7 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 	temporal.register(cmd)
 	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
 	f.BoolVar(&prepare, "prepare-namespace", true, "register the search attributes and raise retention on start")
+	f.DurationVar(&retention, "retention", devserver.DefaultRetention, "with --prepare-namespace: the least retention of closed orders")
 	f.IntVar(&opts.MaxConcurrentActivities, "max-concurrent-lines", 0, "line activities this worker runs at once (0 = SDK default)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
