@@ -71,7 +71,7 @@ func classify(err error, what string) error {
 
 // classifyRejection maps the messages the order workflow's update
 // validators use (the errors of package workflows: ErrUnknownLines,
-// ErrNothingToRetry, ErrOrderClosing, ErrInvalidRequest) to sentinels. The
+// ErrNothingToRetry, ErrInvalidRequest) to sentinels. The
 // messages are matched because a rejection crosses Temporal as a failure
 // message, not as a Go error value.
 func classifyRejection(err error, what string) error {
@@ -85,8 +85,6 @@ func classifyRejection(err error, what string) error {
 		return wrap(ErrUnknownLines, what, errors.New(msg))
 	case strings.HasPrefix(msg, "nothing to retry"):
 		return wrap(ErrNothingToRetry, what, errors.New(msg))
-	case strings.HasPrefix(msg, "order is closing"):
-		return wrap(ErrClosed, what, errors.New(msg))
 	case strings.HasPrefix(msg, "invalid request"):
 		return wrap(ErrInvalidRequest, what, errors.New(strings.TrimPrefix(strings.TrimPrefix(msg, "invalid request"), ": ")))
 	}

@@ -36,13 +36,6 @@ const (
 	RevokeWorkflowName = "RevokeWorkflow"
 )
 
-// Search attribute keys set at start (the workflow upserts them afterwards).
-var (
-	saOrderNumber = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrOrderNumber)
-	saOrderStatus = temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrOrderStatus)
-	saCourseIDs   = temporal.NewSearchAttributeKeyKeywordList(workflows.SearchAttrCourseIDs)
-)
-
 // OrderStatuses lists the values the status filter of List accepts.
 var OrderStatuses = []string{
 	workflows.OrderFulfilling,
@@ -76,9 +69,6 @@ type Config struct {
 	// answer once the update was accepted. Defaults to DefaultUpdateWait.
 	UpdateWait time.Duration
 }
-
-// maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.
-const maxCourseIDsAttr = 50
 
 // Starter performs typed operations on order workflows.
 type Starter struct {
@@ -120,13 +110,11 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 	id := order.WorkflowID(o.Number)
 	res := StartResult{OrderNumber: o.Number, WorkflowID: id}
 	sa := []temporal.SearchAttributeUpdate{
-		saOrderNumber.ValueSet(o.Number),
-		saOrderStatus.ValueSet(workflows.OrderFulfilling),
+		workflows.OrderNumberKey.ValueSet(o.Number),
+		workflows.OrderStatusKey.ValueSet(workflows.OrderFulfilling),
 	}
-	if ids := o.CourseIDs(); len(ids) > 0 {
-		// Huge orders: keep the attribute within visibility's size limits
-		// (the workflow caps it the same way).
-		sa = append(sa, saCourseIDs.ValueSet(ids[:min(len(ids), maxCourseIDsAttr)]))
+	if ids := workflows.CourseIDsAttr(o); len(ids) > 0 {
+		sa = append(sa, workflows.CourseIDsKey.ValueSet(ids))
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        id,
@@ -502,7 +490,7 @@ func (s *Starter) refundClosed(ctx context.Context, number, runID, firstRunID st
 		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(saOrderNumber.ValueSet(number)),
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(workflows.OrderNumberKey.ValueSet(number)),
 		StaticSummary:                            "refund " + req.RefundID + " of order " + number,
 	}
 	if _, err := s.c.ExecuteWorkflow(ctx, opts, RevokeWorkflowName, rin); err != nil {

@@ -20,16 +20,24 @@ import (
 	"github.com/coursefulfill/fulfillment/order"
 )
 
-// Search attribute keys, typed.
+// Typed keys of the search attributes, for the workflows and for whoever
+// starts them.
 var (
-	saOrderNumber = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderNumber)
-	saOrderStatus = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderStatus)
-	saCourseIDs   = temporal.NewSearchAttributeKeyKeywordList(SearchAttrCourseIDs)
-	saFailedLines = temporal.NewSearchAttributeKeyInt64(SearchAttrFailedLines)
+	OrderNumberKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderNumber)
+	OrderStatusKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderStatus)
+	CourseIDsKey   = temporal.NewSearchAttributeKeyKeywordList(SearchAttrCourseIDs)
+	FailedLinesKey = temporal.NewSearchAttributeKeyInt64(SearchAttrFailedLines)
 )
 
 // maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.
 const maxCourseIDsAttr = 50
+
+// CourseIDsAttr is the value of the CourseIds search attribute of an order:
+// its course ids, at most 50 of them (visibility limits a value's size).
+func CourseIDsAttr(o order.Order) []string {
+	ids := o.CourseIDs()
+	return ids[:min(len(ids), maxCourseIDsAttr)]
+}
 
 // OrderCarry is the state an order workflow hands to its next run when its
 // history grows long (continue-as-new).
@@ -46,7 +54,6 @@ var (
 	ErrNothingToRetry  = errors.New("nothing to retry")
 	ErrAlreadyRefunded = errors.New("line already refunded")
 	ErrInvalidRequest  = errors.New("invalid request")
-	ErrOrderClosing    = errors.New("order is closing")
 )
 
 // orderRun is one run of an order workflow.
@@ -63,7 +70,6 @@ type orderRun struct {
 	inFlight map[string]bool
 	cancels  map[string]workflow.CancelFunc
 	active   int
-	closing  bool
 	// dirty asks the publisher to upsert the search attributes; it runs
 	// once per workflow task however many lines changed in it.
 	dirty bool
@@ -122,12 +128,8 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 	})
 
 	if in.Carry == nil {
-		courses := in.Order.CourseIDs()
-		if len(courses) > maxCourseIDsAttr {
-			courses = courses[:maxCourseIDsAttr]
-		}
 		if err := workflow.UpsertTypedSearchAttributes(ctx,
-			saOrderNumber.ValueSet(in.Order.Number), saCourseIDs.ValueSet(courses)); err != nil {
+			OrderNumberKey.ValueSet(in.Order.Number), CourseIDsKey.ValueSet(CourseIDsAttr(in.Order))); err != nil {
 			logger.Warn("upsert search attributes", "error", err)
 		}
 	}
@@ -166,7 +168,6 @@ func OrderWorkflow(ctx workflow.Context, in OrderInput) (OrderStatus, error) {
 			return w.snapshot(false), err
 		}
 		if windowOver && !w.needsOperator() {
-			w.closing = true
 			final := w.snapshot(true)
 			logger.Info("refund window over, order closed", "status", final.Status)
 			return final, nil
@@ -293,9 +294,6 @@ func errorText(r modules.Result) string {
 
 // resolveRetry returns the lines a retry request names, or every failed line.
 func (w *orderRun) resolveRetry(req RetryRequest) ([]string, error) {
-	if w.closing {
-		return nil, ErrOrderClosing
-	}
 	if len(req.LineIDs) == 0 {
 		var ids []string
 		for _, l := range w.lines {
@@ -377,9 +375,6 @@ func (w *orderRun) resolveRefund(req RefundRequest) (ids []string, dup bool, err
 	}
 	if w.findRefund(req.RefundID) != nil {
 		return nil, true, nil
-	}
-	if w.closing {
-		return nil, false, ErrOrderClosing
 	}
 	if unknown := w.unknown(req.LineIDs); len(unknown) > 0 {
 		return nil, false, fmt.Errorf("%w: %s", ErrUnknownLines, strings.Join(unknown, ", "))
@@ -776,7 +771,7 @@ func (w *orderRun) publishNow(ctx workflow.Context) {
 	}
 	w.published.status, w.published.failed = status, failed
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		saOrderStatus.ValueSet(status), saFailedLines.ValueSet(int64(failed))); err != nil {
+		OrderStatusKey.ValueSet(status), FailedLinesKey.ValueSet(int64(failed))); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
 }

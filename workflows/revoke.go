@@ -13,7 +13,7 @@ import (
 // refunded_unfulfilled without any LMS call.
 func RevokeWorkflow(ctx workflow.Context, in RevokeInput) (RevokeResult, error) {
 	opts := in.Options.WithDefaults()
-	if err := workflow.UpsertTypedSearchAttributes(ctx, saOrderNumber.ValueSet(in.OrderNumber)); err != nil {
+	if err := workflow.UpsertTypedSearchAttributes(ctx, OrderNumberKey.ValueSet(in.OrderNumber)); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
 	res := RevokeResult{RefundID: in.RefundID, State: RefundRevoking, Lines: make([]RefundLine, len(in.Lines))}
