@@ -114,6 +114,16 @@ func sampleOrder(number string) map[string]any {
 	}
 }
 
+// newLearnerOrder returns a new learner and a new order of one verified
+// seat for them, so a test owns every enrollment it looks at.
+func newLearnerOrder(t *testing.T, userPrefix, numberPrefix string) (user, number string, o map[string]any) {
+	t.Helper()
+	user, number = newUser(t, userPrefix), newNumber(numberPrefix)
+	o = sampleOrder(number)
+	o["user"] = map[string]any{"username": user}
+	return user, number, o
+}
+
 func placeOrder(t *testing.T, o map[string]any) {
 	t.Helper()
 	var res map[string]any

@@ -16,10 +16,7 @@ import (
 )
 
 func TestSampleOrderBecomesVerifiedEnrollment(t *testing.T) {
-	user := newUser(t, "learner")
-	number := newNumber("EDX")
-	o := sampleOrder(number)
-	o["user"] = map[string]any{"username": user}
+	user, number, o := newLearnerOrder(t, "learner", "EDX")
 	start := time.Now()
 	placeOrder(t, o)
 	st := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Second)
@@ -69,10 +66,7 @@ func TestMixedOrderFulfillsEveryModule(t *testing.T) {
 // budget is ~20 s; the LMS here is down for 25 s, and the order must end
 // fulfilled with nobody touching it.
 func TestLMSOutageLongerThanAnchorsBudgetsEndsFulfilled(t *testing.T) {
-	user := newUser(t, "outage")
-	number := newNumber("OUT")
-	o := sampleOrder(number)
-	o["user"] = map[string]any{"username": user}
+	user, number, o := newLearnerOrder(t, "outage", "OUT")
 	setFaults(t, map[string]any{"outage_seconds": 25})
 	outageStart := time.Now()
 	placeOrder(t, o)
@@ -191,10 +185,7 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 
 func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
 	for i := range 3 {
-		user := newUser(t, "race")
-		number := newNumber("RACE")
-		o := sampleOrder(number)
-		o["user"] = map[string]any{"username": user}
+		user, number, o := newLearnerOrder(t, "race", "RACE")
 		// Slow LMS: the refund arrives while the enroll call is in flight.
 		setFaults(t, map[string]any{"latency_ms": 700})
 		placeOrder(t, o)
@@ -210,10 +201,7 @@ func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
 }
 
 func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
-	user := newUser(t, "sig")
-	number := newNumber("SIG")
-	o := sampleOrder(number)
-	o["user"] = map[string]any{"username": user}
+	user, number, o := newLearnerOrder(t, "sig", "SIG")
 	placeOrder(t, o)
 	before := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Second)
 	id := order.WorkflowID(number)
@@ -266,10 +254,7 @@ func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
 // Support sees a retrying line's live attempt count and latest error, which
 // only the Temporal server knows between attempts.
 func TestRetryingLineShowsLiveAttempts(t *testing.T) {
-	user := newUser(t, "live")
-	number := newNumber("LIVE")
-	o := sampleOrder(number)
-	o["user"] = map[string]any{"username": user}
+	user, number, o := newLearnerOrder(t, "live", "LIVE")
 	setFaults(t, map[string]any{"error_rate": 1.0, "error_status": 502})
 	placeOrder(t, o)
 	var st workflows.OrderStatus
