@@ -1,0 +1,105 @@
+package woocommerce
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"go.uber.org/zap"
+
+	"github.com/coursefulfill/fulfillment/starter"
+	"github.com/coursefulfill/fulfillment/workflows"
+)
+
+// partialRefunds applies the refunds listed on an order that fulfillment
+// has not yet seen, and returns their refund ids.
+func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number string, wo wcOrder) (ids []string, worst int) {
+	for _, ref := range wo.Refunds {
+		if ref.ID <= 0 {
+			continue
+		}
+		refundID := "wc-" + formatID(int64(ref.ID))
+		ids = append(ids, refundID)
+		key := number + "|" + refundID
+		if rc.isDone(key) {
+			continue
+		}
+		if !rc.cfg.Store.Configured() {
+			rc.reject(&Rejection{Kind: KindRefundManual, Store: d.store, OrderNumber: number, RefundID: refundID, DeliveryID: d.id,
+				Reason: fmt.Sprintf("partial refund %d: which lines it covers is only known to the store API, which is not configured (%s, %s, %s); refund the lines with `fulfillment order refund %s --refund-id %s --lines ...`",
+					int64(ref.ID), EnvStoreURL, EnvConsumerKey, EnvConsumerSecret, number, refundID)})
+			continue
+		}
+		lines, err := rc.refundLines(ctx, int64(wo.ID), int64(ref.ID), wo)
+		if err != nil {
+			rc.log.Warn("fetch refund failed", zap.String("order_number", number), zap.String("refund_id", refundID), zap.Error(err))
+			rc.reject(&Rejection{Kind: KindRefundManual, Store: d.store, OrderNumber: number, RefundID: refundID, DeliveryID: d.id,
+				Reason: "could not read the refund from the store API: " + err.Error()})
+			continue
+		}
+		if len(lines) == 0 {
+			// A refund of an amount only (or of non-course items) revokes
+			// nothing; remember it so it is not fetched again.
+			rc.markDone(key)
+			continue
+		}
+		res, err := rc.f.Refund(ctx, number, workflows.RefundRequest{RefundID: refundID, LineIDs: lines})
+		if err != nil {
+			code, _ := rc.refundError(d, number, refundID, err)
+			worst = max(worst, code)
+			continue
+		}
+		rc.markDone(key)
+		if !res.Duplicate {
+			rc.log.Info("partial refund accepted", zap.String("order_number", number), zap.String("refund_id", refundID), zap.Int("lines", len(lines)))
+		}
+	}
+	return ids, worst
+}
+
+// refundError records a refund that could not be applied.
+func (rc *Receiver) refundError(d delivery, number, refundID string, err error) (int, Reply) {
+	reply := Reply{OrderNumber: number, Refunds: []string{refundID}}
+	switch {
+	case errors.Is(err, starter.ErrNotFound):
+		rc.reject(&Rejection{Kind: KindRefundNoOrder, Store: d.store, OrderNumber: number, RefundID: refundID, DeliveryID: d.id,
+			Reason: "refund of an order fulfillment never started (it was rejected or never paid): nothing to revoke"})
+		reply.Result = ResultIgnored
+		reply.Detail = "fulfillment has no such order"
+		return http.StatusOK, reply
+	case errors.Is(err, starter.ErrUnknownLines), errors.Is(err, starter.ErrRejected), errors.Is(err, starter.ErrInvalidRequest):
+		rc.reject(&Rejection{Kind: KindRefundFailed, Store: d.store, OrderNumber: number, RefundID: refundID, DeliveryID: d.id,
+			Reason: starter.Detail(err)})
+		reply.Result = ResultRejected
+		reply.Detail = starter.Detail(err)
+		return http.StatusOK, reply
+	default:
+		rc.log.Warn("refund failed", zap.String("order_number", number), zap.String("refund_id", refundID), zap.Error(err))
+		rc.reject(&Rejection{Kind: KindUnavailable, Store: d.store, OrderNumber: number, RefundID: refundID, DeliveryID: d.id,
+			Reason: "the refund could not be handed to fulfillment (Temporal unavailable); resend the delivery"})
+		reply.Detail = "fulfillment is temporarily unavailable"
+		return http.StatusServiceUnavailable, reply
+	}
+}
+
+func (rc *Receiver) isDone(key string) bool {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.doneRefund[key]
+}
+
+func (rc *Receiver) markDone(key string) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.doneRefund[key] {
+		return
+	}
+	rc.doneRefund[key] = true
+	rc.doneOrder = append(rc.doneOrder, key)
+	// Bounded: forgetting an old key only costs one more store API call.
+	if len(rc.doneOrder) > 10000 {
+		delete(rc.doneRefund, rc.doneOrder[0])
+		rc.doneOrder = rc.doneOrder[1:]
+	}
+}
