@@ -12,13 +12,10 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/order"
 )
-
-// ErrorTypeModuleNotConfigured is the error_type of a line whose product type
-// has no module on this worker.
-const ErrorTypeModuleNotConfigured = "ModuleNotConfigured"
 
 // ModuleSource finds the fulfillment module configured for a product type.
 type ModuleSource interface {
@@ -78,30 +75,30 @@ type LineOutcome struct {
 
 // FulfillLine fulfills one order line through its module.
 func (a *Activities) FulfillLine(ctx context.Context, in LineInput) (LineOutcome, error) {
-	return a.run(ctx, "fulfill", in, func(m modules.Module, req modules.Request) modules.Result {
+	return a.run(ctx, contract.ActionFulfill, in, func(m modules.Module, req modules.Request) modules.Result {
 		return m.Fulfill(ctx, req)
 	})
 }
 
 // RevokeLine undoes the fulfillment of one order line through its module.
 func (a *Activities) RevokeLine(ctx context.Context, in LineInput) (LineOutcome, error) {
-	return a.run(ctx, "revoke", in, func(m modules.Module, req modules.Request) modules.Result {
+	return a.run(ctx, contract.ActionRevoke, in, func(m modules.Module, req modules.Request) modules.Result {
 		return m.Revoke(ctx, req)
 	})
 }
 
-func (a *Activities) run(ctx context.Context, action string, in LineInput, call func(modules.Module, modules.Request) modules.Result) (LineOutcome, error) {
+func (a *Activities) run(ctx context.Context, action contract.Action, in LineInput, call func(modules.Module, modules.Request) modules.Result) (LineOutcome, error) {
 	attempt := int(activity.GetInfo(ctx).Attempt)
 	log := a.logger().With(zap.String("order", in.OrderNumber), zap.String("line", in.Line.ID),
-		zap.String("action", action), zap.String("product_type", in.Line.ProductType), zap.Int("attempt", attempt))
+		zap.String("action", string(action)), zap.String("product_type", in.Line.ProductType), zap.Int("attempt", attempt))
 	m, ok := a.Modules.Module(in.Line.ProductType)
 	if !ok {
 		out := LineOutcome{Attempt: attempt, Result: modules.Result{
 			Status:    modules.StatusFailure,
-			ErrorType: ErrorTypeModuleNotConfigured,
+			ErrorType: contract.ErrorTypeModuleNotConfigured,
 			Message:   fmt.Sprintf("no fulfillment module is configured for product type %q", in.Line.ProductType),
 		}}
-		log.Error("line failed", zap.String("error_type", out.Result.ErrorType))
+		log.Error("line failed", zap.String("error_type", string(out.Result.ErrorType)))
 		return out, failure(out)
 	}
 	res := call(m, modules.Request{OrderNumber: in.OrderNumber, User: in.User, Line: in.Line, Grant: in.Grant})
@@ -113,10 +110,10 @@ func (a *Activities) run(ctx context.Context, action string, in LineInput, call 
 	if res.Status != modules.StatusFailure {
 		// A module answering neither success nor failure is a bug in the
 		// module; park the line rather than retry it forever.
-		out.Result = modules.Result{Status: modules.StatusFailure, ErrorType: "InvalidModuleResult",
+		out.Result = modules.Result{Status: modules.StatusFailure, ErrorType: contract.ErrorTypeInvalidModuleResult,
 			Message: fmt.Sprintf("module answered status %q", res.Status)}
 	}
-	log.Warn("line attempt failed", zap.String("error_type", out.Result.ErrorType), zap.Bool("retryable", out.Result.Retryable))
+	log.Warn("line attempt failed", zap.String("error_type", string(out.Result.ErrorType)), zap.Bool("retryable", out.Result.Retryable))
 	err := failure(out)
 	if out.Result.Retryable && out.Result.RetryAfterSeconds == 0 && in.Backoff != nil && in.Backoff.Initial > 0 {
 		err = failureAfter(out, in.Backoff.Delay(in.AttemptOffset+attempt, rand.Float64()))
@@ -140,9 +137,9 @@ func failure(out LineOutcome) error {
 func failureAfter(out LineOutcome, next time.Duration) error {
 	msg := out.Result.Message
 	if msg == "" {
-		msg = out.Result.ErrorType
+		msg = string(out.Result.ErrorType)
 	}
-	return temporal.NewApplicationErrorWithOptions(msg, out.Result.ErrorType, temporal.ApplicationErrorOptions{
+	return temporal.NewApplicationErrorWithOptions(msg, string(out.Result.ErrorType), temporal.ApplicationErrorOptions{
 		NonRetryable:   !out.Result.Retryable,
 		NextRetryDelay: next,
 		Details:        []any{out},

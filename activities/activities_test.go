@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/order"
 )
@@ -68,7 +69,7 @@ func TestFailuresAreClassifiedForTemporal(t *testing.T) {
 
 	_, err = run(t, modules.Success(nil), "gift-card")
 	require.True(t, errors.As(err, &appErr))
-	require.Equal(t, ErrorTypeModuleNotConfigured, appErr.Type())
+	require.Equal(t, string(contract.ErrorTypeModuleNotConfigured), appErr.Type())
 }
 
 func TestBackoffGrowsToMaxWithJitter(t *testing.T) {

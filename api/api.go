@@ -20,19 +20,19 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // Starter is what the API needs from package starter; *starter.Starter
 // implements it, tests use a fake.
 type Starter interface {
 	StartOrder(ctx context.Context, o order.Order) (starter.StartResult, bool, error)
-	Status(ctx context.Context, number string) (workflows.OrderStatus, error)
-	Refund(ctx context.Context, number string, req workflows.RefundRequest) (workflows.RefundResult, error)
-	Retry(ctx context.Context, number string, req workflows.RetryRequest) (workflows.RetryResult, error)
-	List(ctx context.Context, status string, pageSize int, token []byte) (starter.Page, error)
+	Status(ctx context.Context, number string) (contract.StatusDocument, error)
+	Refund(ctx context.Context, number string, req contract.RefundRequest) (contract.RefundResult, error)
+	Retry(ctx context.Context, number string, req contract.RetryRequest) (contract.RetryResult, error)
+	List(ctx context.Context, status contract.OrderState, pageSize int, token []byte) (starter.Page, error)
 	CheckHealth(ctx context.Context) error
 }
 

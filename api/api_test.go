@@ -17,10 +17,10 @@ import (
 
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/starter/startertest"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 const token = "s3cret-token"
@@ -220,7 +220,7 @@ func TestGetOrder(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, e.post("/api/v1/orders", jsonOf(t, validOrder("G-1"))).code)
 	r := e.do(http.MethodGet, "/api/v1/orders/G-1", nil, true)
 	require.Equal(t, http.StatusOK, r.code)
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.NoError(t, json.Unmarshal(r.body, &st))
 	require.Equal(t, "G-1", st.OrderNumber)
 	require.Len(t, st.Lines, 2)
@@ -272,7 +272,7 @@ func TestRetry(t *testing.T) {
 	require.Equal(t, http.StatusConflict, r.code)
 	require.Equal(t, problem.TypeNothingToRetry, r.problem(t).Type)
 
-	e.fake.SetLineState("T-1", "2", workflows.LineFailed)
+	e.fake.SetLineState("T-1", "2", contract.LineFailed)
 	r = e.post("/api/v1/orders/T-1/retry", `{"line_ids":["2"]}`)
 	require.Equal(t, http.StatusAccepted, r.code, string(r.body))
 	var got api.RetryAccepted
@@ -295,7 +295,7 @@ func TestListOrders(t *testing.T) {
 	for i := range 3 {
 		n := fmt.Sprintf("L-%d", i)
 		require.Equal(t, http.StatusAccepted, e.post("/api/v1/orders", jsonOf(t, validOrder(n))).code)
-		e.fake.SetLineState(n, "1", workflows.LineFailed)
+		e.fake.SetLineState(n, "1", contract.LineFailed)
 	}
 	require.Equal(t, http.StatusAccepted, e.post("/api/v1/orders", jsonOf(t, validOrder("OK-1"))).code)
 

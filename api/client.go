@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // Client calls the API; the CLI's order commands use it. Failures the API
@@ -45,8 +45,8 @@ func (c *Client) CreateOrder(ctx context.Context, o order.Order) (Created, error
 }
 
 // Status returns an order's status document.
-func (c *Client) Status(ctx context.Context, number string) (workflows.OrderStatus, error) {
-	var out workflows.OrderStatus
+func (c *Client) Status(ctx context.Context, number string) (contract.StatusDocument, error) {
+	var out contract.StatusDocument
 	_, err := c.do(ctx, http.MethodGet, "/api/v1/orders/"+url.PathEscape(number), nil, &out)
 	return out, err
 }
@@ -55,7 +55,7 @@ func (c *Client) Status(ctx context.Context, number string) (workflows.OrderStat
 func (c *Client) Refund(ctx context.Context, number, refundID string, lineIDs []string) (RefundAccepted, error) {
 	var out RefundAccepted
 	_, err := c.do(ctx, http.MethodPost, "/api/v1/orders/"+url.PathEscape(number)+"/refunds",
-		workflows.RefundRequest{RefundID: refundID, LineIDs: lineIDs}, &out)
+		contract.RefundRequest{RefundID: refundID, LineIDs: lineIDs}, &out)
 	return out, err
 }
 
@@ -64,7 +64,7 @@ func (c *Client) Refund(ctx context.Context, number, refundID string, lineIDs []
 func (c *Client) Retry(ctx context.Context, number string, lineIDs []string) (RetryAccepted, error) {
 	var out RetryAccepted
 	_, err := c.do(ctx, http.MethodPost, "/api/v1/orders/"+url.PathEscape(number)+"/retry",
-		workflows.RetryRequest{LineIDs: lineIDs}, &out)
+		contract.RetryRequest{LineIDs: lineIDs}, &out)
 	return out, err
 }
 

@@ -14,10 +14,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/internal/httpjson"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // OrderAccepted answers POST /api/v1/orders.
@@ -30,13 +30,13 @@ type OrderAccepted struct {
 
 // RefundAccepted answers POST /api/v1/orders/{number}/refunds.
 type RefundAccepted struct {
-	workflows.RefundResult
+	contract.RefundResult
 	StatusURL string `json:"status_url"`
 }
 
 // RetryAccepted answers POST /api/v1/orders/{number}/retry.
 type RetryAccepted struct {
-	workflows.RetryResult
+	contract.RetryResult
 	StatusURL string `json:"status_url"`
 }
 
@@ -115,7 +115,7 @@ func (s *server) refundOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	var req workflows.RefundRequest
+	var req contract.RefundRequest
 	if err := decodeStrict(r.Body, &req); err != nil {
 		s.writeError(w, r, err)
 		return
@@ -153,7 +153,7 @@ func (s *server) retryOrder(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	var req workflows.RetryRequest
+	var req contract.RetryRequest
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		s.writeError(w, r, decodeErr(err))
@@ -203,7 +203,7 @@ func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	page, err := s.st.List(ctx, q.Get("status"), pageSize, token)
+	page, err := s.st.List(ctx, contract.OrderState(q.Get("status")), pageSize, token)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

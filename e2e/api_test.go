@@ -16,11 +16,11 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // wooSecret is the WooCommerce webhook secret of the shared stack.
@@ -62,12 +62,12 @@ func TestTenConcurrentCopiesStartOneWorkflow(t *testing.T) {
 	require.Equal(t, 1, accepted)
 
 	// Exactly one execution exists for the order's workflow ID.
-	desc, err := shared.Client.DescribeWorkflowExecution(context.Background(), order.WorkflowID(o.Number), "")
+	desc, err := shared.Client.DescribeWorkflowExecution(context.Background(), contract.OrderWorkflowID(o.Number), "")
 	require.NoError(t, err)
 	require.Equal(t, bodies[0].RunID, desc.GetWorkflowExecutionInfo().GetExecution().GetRunId())
 	require.Eventually(t, func() bool {
 		resp, err := shared.Client.CountWorkflow(context.Background(), &workflowservice.CountWorkflowExecutionsRequest{
-			Query: fmt.Sprintf("WorkflowId = '%s'", order.WorkflowID(o.Number)),
+			Query: fmt.Sprintf("WorkflowId = '%s'", contract.OrderWorkflowID(o.Number)),
 		})
 		return err == nil && resp.GetCount() == 1
 	}, 10*time.Second, 100*time.Millisecond)
@@ -95,10 +95,10 @@ func TestStatusRefundRetryWhileOpen(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders", o, nil))
 	require.Equal(t, http.StatusNotFound, call(t, http.MethodGet, "/api/v1/orders/NO-SUCH-ORDER", nil, nil))
 
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.Eventually(t, func() bool {
 		return call(t, http.MethodGet, "/api/v1/orders/"+o.Number, nil, &st) == http.StatusOK &&
-			st.Status == workflows.OrderFulfilled
+			st.Status == contract.OrderFulfilled
 	}, 20*time.Second, 50*time.Millisecond)
 	require.False(t, st.Closed)
 
@@ -113,7 +113,7 @@ func TestStatusRefundRetryWhileOpen(t *testing.T) {
 	var rf api.RefundAccepted
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/refunds",
 		map[string]any{"refund_id": "R1", "line_ids": []string{"2"}}, &rf))
-	require.Equal(t, order.RefundWorkflowID(o.Number, "R1"), rf.WorkflowID)
+	require.Equal(t, contract.RefundWorkflowID(o.Number, "R1"), rf.WorkflowID)
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/refunds",
 		map[string]any{"refund_id": "R1", "line_ids": []string{"2"}}, &rf))
 	require.True(t, rf.Duplicate)
@@ -122,7 +122,7 @@ func TestStatusRefundRetryWhileOpen(t *testing.T) {
 
 	require.Eventually(t, func() bool {
 		return call(t, http.MethodGet, "/api/v1/orders/"+o.Number, nil, &st) == http.StatusOK &&
-			st.Status == workflows.OrderPartiallyRefunded
+			st.Status == contract.OrderPartiallyRefunded
 	}, 20*time.Second, 50*time.Millisecond)
 
 	// Visibility lists it by status, with its course ids.
@@ -142,14 +142,14 @@ func TestStatusRefundRetryWhileOpen(t *testing.T) {
 
 func TestClosedOrder(t *testing.T) {
 	// A second starter whose orders close after two seconds.
-	short := starter.New(shared.Client, starter.Config{Options: workflows.Options{RefundWindow: 2 * time.Second}})
+	short := starter.New(shared.Client, starter.Config{Options: contract.Options{RefundWindow: 2 * time.Second}})
 	o := sample(newNumber("CLOSED"))
 	res, created, err := short.StartOrder(context.Background(), o)
 	require.NoError(t, err)
 	require.True(t, created)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var final workflows.OrderStatus
+	var final contract.StatusDocument
 	require.NoError(t, shared.Client.GetWorkflow(ctx, res.WorkflowID, res.RunID).Get(ctx, &final))
 	require.True(t, final.Closed)
 
@@ -160,10 +160,10 @@ func TestClosedOrder(t *testing.T) {
 	require.Equal(t, res.RunID, again.RunID)
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders", o, nil))
 
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/orders/"+o.Number, nil, &st))
 	require.True(t, st.Closed)
-	require.Equal(t, workflows.OrderFulfilled, st.Status)
+	require.Equal(t, contract.OrderFulfilled, st.Status)
 
 	var p map[string]any
 	require.Equal(t, http.StatusConflict, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/retry", nil, &p))
@@ -174,9 +174,9 @@ func TestClosedOrder(t *testing.T) {
 	var rf api.RefundAccepted
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/refunds",
 		map[string]any{"refund_id": "LATE", "line_ids": []string{"1"}}, &rf))
-	var rev workflows.RevokeResult
+	var rev contract.RevokeResult
 	require.NoError(t, shared.Client.GetWorkflow(ctx, rf.WorkflowID, "").Get(ctx, &rev))
-	require.Equal(t, workflows.RefundCompleted, rev.State)
+	require.Equal(t, contract.RefundCompleted, rev.State)
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/refunds",
 		map[string]any{"refund_id": "LATE", "line_ids": []string{"1"}}, &rf))
 	require.True(t, rf.Duplicate)
@@ -223,7 +223,7 @@ func TestWooCommerceDeliveryStartsOnce(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Equal(t, woocommerce.ResultDuplicate, r.Result)
 
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.Equal(t, http.StatusOK, call(t, http.MethodGet, "/api/v1/orders/"+num, nil, &st))
 	require.Equal(t, num, st.OrderNumber)
 

@@ -21,14 +21,14 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.uber.org/zap"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/woocommerce"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // Test-time retry options: the same policy as production, scaled down.
-var testOptions = workflows.Options{
+var testOptions = contract.Options{
 	MaxParallelLines:     20,
 	RetryHorizon:         10 * time.Minute,
 	RefundWindow:         time.Hour,
@@ -132,18 +132,18 @@ func placeOrder(t *testing.T, o map[string]any) {
 }
 
 // status reads the order's status document through the API.
-func status(t *testing.T, number string) workflows.OrderStatus {
+func status(t *testing.T, number string) contract.StatusDocument {
 	t.Helper()
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	code := call(t, http.MethodGet, "/api/v1/orders/"+number, nil, &st)
 	require.Equal(t, http.StatusOK, code)
 	return st
 }
 
 // waitStatus polls the order until its status is want.
-func waitStatus(t *testing.T, number, want string, timeout time.Duration) workflows.OrderStatus {
+func waitStatus(t *testing.T, number string, want contract.OrderState, timeout time.Duration) contract.StatusDocument {
 	t.Helper()
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.Eventually(t, func() bool {
 		st = status(t, number)
 		return st.Status == want
@@ -228,16 +228,16 @@ func newCourse(t *testing.T) (courseID, courseUUID string) {
 
 // waitRefunded polls the order until its status is refunded and every one
 // of its refunds has finished revoking.
-func waitRefunded(t *testing.T, number string, timeout time.Duration) workflows.OrderStatus {
+func waitRefunded(t *testing.T, number string, timeout time.Duration) contract.StatusDocument {
 	t.Helper()
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.Eventually(t, func() bool {
 		st = status(t, number)
-		if st.Status != workflows.OrderRefunded {
+		if st.Status != contract.OrderRefunded {
 			return false
 		}
 		for _, r := range st.Refunds {
-			if r.State == workflows.RefundRevoking {
+			if r.State == contract.RefundRevoking {
 				return false
 			}
 		}

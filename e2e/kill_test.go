@@ -15,9 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // devProcess is one `fulfillment dev` process.
@@ -98,8 +98,8 @@ func startDev(t *testing.T, bin, dataDir string, ports []int) *devProcess {
 	return p
 }
 
-func (p *devProcess) status(t *testing.T, number string) (workflows.OrderStatus, int) {
-	var st workflows.OrderStatus
+func (p *devProcess) status(t *testing.T, number string) (contract.StatusDocument, int) {
+	var st contract.StatusDocument
 	code := callURL(t, http.MethodGet, p.apiURL+"/api/v1/orders/"+number, killTestToken, nil, &st)
 	return st, code
 }
@@ -141,7 +141,7 @@ func TestKillMidOrderThenRestartCompletesIt(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	st, code := p.status(t, number)
 	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, workflows.OrderFulfilling, st.Status)
+	require.Equal(t, contract.OrderFulfilling, st.Status)
 
 	require.NoError(t, p.cmd.Process.Signal(syscall.SIGKILL))
 	<-p.done
@@ -149,7 +149,7 @@ func TestKillMidOrderThenRestartCompletesIt(t *testing.T) {
 	p = startDev(t, bin, dataDir, ports)
 	require.Eventually(t, func() bool {
 		st, code = p.status(t, number)
-		return code == http.StatusOK && st.Status == workflows.OrderFulfilled
+		return code == http.StatusOK && st.Status == contract.OrderFulfilled
 	}, 60*time.Second, 200*time.Millisecond, "order not fulfilled after restart: %+v\n%s", st, p.out)
 
 	var snap sandbox.Snapshot
@@ -177,5 +177,5 @@ func TestKillMidOrderThenRestartCompletesIt(t *testing.T) {
 	p = startDev(t, bin, dataDir, ports)
 	st, code = p.status(t, number)
 	require.Equal(t, http.StatusOK, code)
-	require.Equal(t, workflows.OrderFulfilled, st.Status)
+	require.Equal(t, contract.OrderFulfilled, st.Status)
 }

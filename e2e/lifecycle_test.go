@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/workflows"
@@ -18,11 +19,11 @@ import (
 
 // startDirect starts an order workflow with its own options, as a second
 // shop backend with another configuration would.
-func startDirect(t *testing.T, o order.Order, opts workflows.Options) {
+func startDirect(t *testing.T, o order.Order, opts contract.Options) {
 	t.Helper()
 	_, err := shared.Client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: order.WorkflowID(o.Number), TaskQueue: workflows.TaskQueue,
-	}, workflows.OrderWorkflow, workflows.OrderInput{Order: o, Options: opts})
+		ID: contract.OrderWorkflowID(o.Number), TaskQueue: contract.TaskQueue,
+	}, workflows.OrderWorkflow, contract.OrderInput{Order: o, Options: opts})
 	require.NoError(t, err)
 }
 
@@ -34,34 +35,34 @@ func TestOrderClosesAfterRefundWindowAndRefundsStillWork(t *testing.T) {
 	startDirect(t, order.Order{Number: number, User: order.User{Username: user}, PlacedAt: time.Now(),
 		Lines: []order.Line{{ID: "1", ProductType: "seat", CourseID: sandbox.DemoCourseID, Mode: "verified"}}}, opts)
 
-	run := shared.Client.GetWorkflow(context.Background(), order.WorkflowID(number), "")
-	var final workflows.OrderStatus
+	run := shared.Client.GetWorkflow(context.Background(), contract.OrderWorkflowID(number), "")
+	var final contract.StatusDocument
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	require.NoError(t, run.Get(ctx, &final))
 	require.True(t, final.Closed)
-	require.Equal(t, workflows.OrderFulfilled, final.Status)
+	require.Equal(t, contract.OrderFulfilled, final.Status)
 
 	// The API reads a closed order's final status.
 	st := status(t, number)
 	require.True(t, st.Closed)
-	require.Equal(t, workflows.OrderFulfilled, st.Status)
+	require.Equal(t, contract.OrderFulfilled, st.Status)
 
 	// A refund after the window starts the revoke workflow directly.
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "LATE-1"}, nil))
-	rev := shared.Client.GetWorkflow(context.Background(), order.RefundWorkflowID(number, "LATE-1"), "")
-	var res workflows.RevokeResult
+	rev := shared.Client.GetWorkflow(context.Background(), contract.RefundWorkflowID(number, "LATE-1"), "")
+	var res contract.RevokeResult
 	require.NoError(t, rev.Get(ctx, &res))
-	require.Equal(t, workflows.RefundCompleted, res.State)
+	require.Equal(t, contract.RefundCompleted, res.State)
 	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
 	// The order's status shows the late refund.
 	require.Eventually(t, func() bool {
 		st = status(t, number)
 		return len(st.Refunds) == 1 && st.Refunds[0].RefundID == "LATE-1"
 	}, 10*time.Second, 100*time.Millisecond, "late refund not in the status: %+v", st)
-	require.Equal(t, workflows.OrderRefunded, st.Status)
-	require.Equal(t, workflows.LineRevoked, st.Lines[0].State)
+	require.Equal(t, contract.OrderRefunded, st.Status)
+	require.Equal(t, contract.LineRevoked, st.Lines[0].State)
 	require.Equal(t, "LATE-1", st.Lines[0].RefundID)
 	// A second late refund of the same line is rejected: it is refunded.
 	require.Equal(t, http.StatusConflict, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
@@ -70,8 +71,8 @@ func TestOrderClosesAfterRefundWindowAndRefundsStillWork(t *testing.T) {
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "LATE-1"}, nil))
 	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
-	recordHistory(t, order.WorkflowID(number), "order_closed_after_window")
-	recordHistory(t, order.RefundWorkflowID(number, "LATE-1"), "revoke_after_close")
+	recordHistory(t, contract.OrderWorkflowID(number), "order_closed_after_window")
+	recordHistory(t, contract.RefundWorkflowID(number, "LATE-1"), "revoke_after_close")
 }
 
 // A small batch size exercises the large-order path (LinesWorkflow children)
@@ -87,19 +88,19 @@ func TestOrderSplitIntoBatches(t *testing.T) {
 	}
 	o.Lines[0] = order.Line{ID: "1", ProductType: "seat", CourseID: sandbox.DemoCourseID, Mode: "audit"}
 	startDirect(t, o, opts)
-	st := waitStatus(t, number, workflows.OrderFulfilled, 20*time.Second)
+	st := waitStatus(t, number, contract.OrderFulfilled, 20*time.Second)
 	require.Len(t, st.Lines, 5)
 	for b := range 3 {
-		_, err := shared.Client.DescribeWorkflowExecution(context.Background(), fmt.Sprintf("%s~fulfill-1~batch-%d", order.WorkflowID(number), b), "")
+		_, err := shared.Client.DescribeWorkflowExecution(context.Background(), fmt.Sprintf("%s~fulfill-1~batch-%d", contract.OrderWorkflowID(number), b), "")
 		require.NoError(t, err, "batch %d", b)
 	}
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "ALL"}, nil))
 	st = waitRefunded(t, number, 20*time.Second)
 	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
-	recordHistory(t, order.WorkflowID(number), "order_batched_refunded")
-	recordHistory(t, order.WorkflowID(number)+"~fulfill-1~batch-0", "lines_batch")
-	recordHistory(t, order.RefundWorkflowID(number, "ALL"), "revoke_batched")
+	recordHistory(t, contract.OrderWorkflowID(number), "order_batched_refunded")
+	recordHistory(t, contract.OrderWorkflowID(number)+"~fulfill-1~batch-0", "lines_batch")
+	recordHistory(t, contract.RefundWorkflowID(number, "ALL"), "revoke_batched")
 }
 
 // historyLength counts a workflow's events and the most activities it had
@@ -142,23 +143,23 @@ func TestTenThousandLineOrderCompletesWithinHistoryLimits(t *testing.T) {
 	startDirect(t, o, opts)
 	// Support can read the status while the big order runs.
 	time.Sleep(2 * time.Second)
-	_, err := shared.Client.QueryWorkflow(context.Background(), order.WorkflowID(number), "", workflows.QueryStatus)
+	_, err := shared.Client.QueryWorkflow(context.Background(), contract.OrderWorkflowID(number), "", contract.QueryStatus)
 	require.NoError(t, err)
-	st := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Minute)
+	st := waitStatus(t, number, contract.OrderFulfilled, 10*time.Minute)
 	t.Logf("10,000 lines fulfilled in %s", time.Since(started))
 	require.Len(t, st.Lines, lines)
 	for _, l := range st.Lines {
-		require.Equal(t, workflows.LineFulfilled, l.State)
+		require.Equal(t, contract.LineFulfilled, l.State)
 	}
-	events, pending := historyLength(t, order.WorkflowID(number))
+	events, pending := historyLength(t, contract.OrderWorkflowID(number))
 	t.Logf("parent: %d events, at most %d pending children", events, pending)
 	require.Less(t, events, 10240)
 	require.LessOrEqual(t, pending, 2000)
-	batches := lines / workflows.DefaultBatchSize
+	batches := lines / contract.DefaultBatchSize
 	for b := range batches {
-		id := fmt.Sprintf("%s~fulfill-1~batch-%d", order.WorkflowID(number), b)
+		id := fmt.Sprintf("%s~fulfill-1~batch-%d", contract.OrderWorkflowID(number), b)
 		events, pending := historyLength(t, id)
 		require.Less(t, events, 10240, id)
-		require.LessOrEqual(t, pending, workflows.DefaultBatchSize, id)
+		require.LessOrEqual(t, pending, contract.DefaultBatchSize, id)
 	}
 }

@@ -10,18 +10,17 @@ import (
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
-	"github.com/coursefulfill/fulfillment/order"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 func TestSampleOrderBecomesVerifiedEnrollment(t *testing.T) {
 	user, number, o := newLearnerOrder(t, "learner", "EDX")
 	start := time.Now()
 	placeOrder(t, o)
-	st := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Second)
+	st := waitStatus(t, number, contract.OrderFulfilled, 10*time.Second)
 	t.Logf("fulfilled after %s", time.Since(start))
-	require.Equal(t, workflows.LineFulfilled, st.Lines[0].State)
+	require.Equal(t, contract.LineFulfilled, st.Lines[0].State)
 	require.Equal(t, "success", st.Lines[0].Result.Status)
 
 	e := enrollment(t, user, sandbox.DemoCourseID)
@@ -29,7 +28,7 @@ func TestSampleOrderBecomesVerifiedEnrollment(t *testing.T) {
 	require.True(t, e.IsActive)
 	require.Equal(t, 1, e.Writes)
 
-	id := order.WorkflowID(number)
+	id := contract.OrderWorkflowID(number)
 	visible(t, fmt.Sprintf(`OrderNumber=%q AND OrderStatus="fulfilled" AND FailedLines=0`, number), id)
 	visible(t, fmt.Sprintf(`CourseIds=%q AND OrderNumber=%q`, sandbox.DemoCourseID, number), id)
 	recordHistory(t, id, "order_fulfilled_open")
@@ -50,9 +49,9 @@ func TestMixedOrderFulfillsEveryModule(t *testing.T) {
 		},
 		"placed_at": "2026-11-21T10:00:00Z",
 	})
-	st := waitStatus(t, number, workflows.OrderFulfilled, 15*time.Second)
+	st := waitStatus(t, number, contract.OrderFulfilled, 15*time.Second)
 	for _, l := range st.Lines {
-		require.Equal(t, workflows.LineFulfilled, l.State, l.ID)
+		require.Equal(t, contract.LineFulfilled, l.State, l.ID)
 	}
 	require.Equal(t, "audit", enrollment(t, user, sandbox.DemoCourseID).Mode)
 	require.Equal(t, "verified", enrollment(t, user, sandbox.CreditCourseID).Mode)
@@ -71,22 +70,22 @@ func TestLMSOutageLongerThanAnchorsBudgetsEndsFulfilled(t *testing.T) {
 	outageStart := time.Now()
 	placeOrder(t, o)
 
-	st := waitStatus(t, number, workflows.OrderFulfilling, 5*time.Second)
+	st := waitStatus(t, number, contract.OrderFulfilling, 5*time.Second)
 	require.Eventually(t, func() bool {
 		st = status(t, number)
-		return st.Lines[0].State == workflows.LineRetrying
+		return st.Lines[0].State == contract.LineRetrying
 	}, 15*time.Second, 100*time.Millisecond, "line never shown retrying: %+v", st)
 	require.NotEmpty(t, st.Lines[0].LastError)
 	require.GreaterOrEqual(t, st.Lines[0].Attempts, 1)
 	require.Contains(t, st.Lines[0].LastError, "ServerError")
 
-	st = waitStatus(t, number, workflows.OrderFulfilled, 60*time.Second)
+	st = waitStatus(t, number, contract.OrderFulfilled, 60*time.Second)
 	require.GreaterOrEqual(t, time.Since(outageStart), 25*time.Second, "fulfilled only after the outage")
 	require.Greater(t, st.Lines[0].Attempts, 1)
 	e := enrollment(t, user, sandbox.DemoCourseID)
 	require.True(t, e.IsActive)
 	require.Equal(t, 1, e.Writes, "retries never write twice")
-	recordHistory(t, order.WorkflowID(number), "order_outage_retried")
+	recordHistory(t, contract.OrderWorkflowID(number), "order_outage_retried")
 }
 
 func TestPermanentErrorWaitsForOperatorThenRetryFulfills(t *testing.T) {
@@ -100,13 +99,13 @@ func TestPermanentErrorWaitsForOperatorThenRetryFulfills(t *testing.T) {
 		{"id": "2", "product_type": "seat", "course_id": sandbox.DemoCourseID, "mode": "audit"},
 	}
 	placeOrder(t, o)
-	st := waitStatus(t, number, workflows.OrderFulfillmentError, 10*time.Second)
-	require.Equal(t, workflows.LineFailed, st.Lines[0].State)
+	st := waitStatus(t, number, contract.OrderFulfillmentError, 10*time.Second)
+	require.Equal(t, contract.LineFailed, st.Lines[0].State)
 	require.Equal(t, "failure", st.Lines[0].Result.Status)
 	require.Equal(t, "CourseNotFound", st.Lines[0].Result.ErrorType)
 	require.Equal(t, 1, st.Lines[0].Attempts, "permanent errors are not retried")
-	require.Equal(t, workflows.LineFulfilled, st.Lines[1].State)
-	visible(t, `OrderStatus="fulfillment_error" AND FailedLines=1`, order.WorkflowID(number))
+	require.Equal(t, contract.LineFulfilled, st.Lines[1].State)
+	visible(t, `OrderStatus="fulfillment_error" AND FailedLines=1`, contract.OrderWorkflowID(number))
 
 	// Nothing to retry on a line that is fine.
 	require.Equal(t, http.StatusConflict, call(t, http.MethodPost, "/api/v1/orders/"+number+"/retry",
@@ -114,11 +113,11 @@ func TestPermanentErrorWaitsForOperatorThenRetryFulfills(t *testing.T) {
 	// The operator fixes the cause, then retries.
 	sandboxPost(t, "/sandbox/courses", map[string]any{"course_id": course, "modes": []string{"audit", "verified"}})
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/retry", map[string]any{}, nil))
-	st = waitStatus(t, number, workflows.OrderFulfilled, 10*time.Second)
+	st = waitStatus(t, number, contract.OrderFulfilled, 10*time.Second)
 	require.Equal(t, 2, st.Lines[0].Attempts)
 	require.Equal(t, "verified", enrollment(t, user, course).Mode)
-	visible(t, `OrderStatus="fulfilled" AND FailedLines=0`, order.WorkflowID(number))
-	recordHistory(t, order.WorkflowID(number), "order_failed_then_retried")
+	visible(t, `OrderStatus="fulfilled" AND FailedLines=0`, contract.OrderWorkflowID(number))
+	recordHistory(t, contract.OrderWorkflowID(number), "order_failed_then_retried")
 }
 
 func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
@@ -129,7 +128,7 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 	placeOrder(t, map[string]any{"number": pre, "user": map[string]any{"username": user},
 		"lines":     []map[string]any{{"id": "1", "product_type": "seat", "course_id": sandbox.CreditCourseID, "mode": "audit"}},
 		"placed_at": "2026-11-21T10:00:00Z"})
-	waitStatus(t, pre, workflows.OrderFulfilled, 10*time.Second)
+	waitStatus(t, pre, contract.OrderFulfilled, 10*time.Second)
 
 	number := newNumber("REF")
 	placeOrder(t, map[string]any{
@@ -143,17 +142,17 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 		},
 		"placed_at": "2026-11-21T10:00:00Z",
 	})
-	waitStatus(t, number, workflows.OrderFulfilled, 15*time.Second)
+	waitStatus(t, number, contract.OrderFulfilled, 15*time.Second)
 	require.Equal(t, "verified", enrollment(t, user, sandbox.CreditCourseID).Mode)
 
 	// A partial refund first, then the rest.
 	var res map[string]any
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 		map[string]any{"refund_id": "R-1", "line_ids": []string{"upgrade"}}, &res), "%v", res)
-	st := waitStatus(t, number, workflows.OrderPartiallyRefunded, 10*time.Second)
+	st := waitStatus(t, number, contract.OrderPartiallyRefunded, 10*time.Second)
 	require.Eventually(t, func() bool {
 		st = status(t, number)
-		return len(st.Refunds) == 1 && st.Refunds[0].State == workflows.RefundCompleted
+		return len(st.Refunds) == 1 && st.Refunds[0].State == contract.RefundCompleted
 	}, 10*time.Second, 50*time.Millisecond)
 	up := enrollment(t, user, sandbox.CreditCourseID)
 	require.Equal(t, "audit", up.Mode, "an upgrade refund returns the learner to audit")
@@ -170,7 +169,7 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 		map[string]any{"refund_id": "R-2", "line_ids": []string{}}, nil))
 	st = waitRefunded(t, number, 15*time.Second)
 	for _, l := range st.Lines {
-		require.Equal(t, workflows.LineRevoked, l.State, l.ID)
+		require.Equal(t, contract.LineRevoked, l.State, l.ID)
 	}
 	seat := enrollment(t, user, sandbox.DemoCourseID)
 	require.False(t, seat.IsActive, "a seat refund unenrolls")
@@ -179,8 +178,8 @@ func TestRefundsRevokeExactlyWhatWasGranted(t *testing.T) {
 	ents := snapshot(t, user, "").Entitlements
 	require.Len(t, ents, 1)
 	require.NotNil(t, ents[0].ExpiredAt, "an entitlement refund revokes the entitlement")
-	recordHistory(t, order.WorkflowID(number), "order_mixed_refunded")
-	recordHistory(t, order.RefundWorkflowID(number, "R-2"), "revoke_mixed")
+	recordHistory(t, contract.OrderWorkflowID(number), "order_mixed_refunded")
+	recordHistory(t, contract.RefundWorkflowID(number, "R-2"), "revoke_mixed")
 }
 
 func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
@@ -193,32 +192,32 @@ func TestRefundRacingInFlightFulfillmentLeavesNoEnrollment(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
 			map[string]any{"refund_id": "R-1"}, nil))
 		st := waitRefunded(t, number, 20*time.Second)
-		require.Contains(t, []string{workflows.LineRevoked, workflows.LineRefundedUnfulfilled}, st.Lines[0].State)
+		require.Contains(t, []contract.LineState{contract.LineRevoked, contract.LineRefundedUnfulfilled}, st.Lines[0].State)
 		e := findEnrollment(t, user, sandbox.DemoCourseID)
 		require.True(t, e == nil || !e.IsActive, "refunded line left enrolled: %+v", e)
-		recordHistory(t, order.WorkflowID(number), fmt.Sprintf("order_refund_race_%d", i))
+		recordHistory(t, contract.OrderWorkflowID(number), fmt.Sprintf("order_refund_race_%d", i))
 	}
 }
 
 func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
 	user, number, o := newLearnerOrder(t, "sig", "SIG")
 	placeOrder(t, o)
-	before := waitStatus(t, number, workflows.OrderFulfilled, 10*time.Second)
-	id := order.WorkflowID(number)
+	before := waitStatus(t, number, contract.OrderFulfilled, 10*time.Second)
+	id := contract.OrderWorkflowID(number)
 	ctx := context.Background()
 	bad := []struct {
 		name string
 		arg  any
 	}{
-		{workflows.SignalRefund, "garbage"},
-		{workflows.SignalRefund, map[string]any{"refund_id": 42}},
-		{workflows.SignalRefund, map[string]any{"refund_id": "R-1", "line_ids": []string{"no-such-line"}}},
-		{workflows.SignalRefund, map[string]any{"refund_id": "bad/id"}},
-		{workflows.SignalRefund, map[string]any{"refund_id": "R-1", "surprise": true}},
-		{workflows.SignalRetry, map[string]any{"line_ids": "1"}},
-		{workflows.SignalRetry, map[string]any{"line_ids": []string{"1"}}},
-		{workflows.SignalRetry, nil},
-		{workflows.SignalRetry, []int{1, 2, 3}},
+		{contract.SignalRefund, "garbage"},
+		{contract.SignalRefund, map[string]any{"refund_id": 42}},
+		{contract.SignalRefund, map[string]any{"refund_id": "R-1", "line_ids": []string{"no-such-line"}}},
+		{contract.SignalRefund, map[string]any{"refund_id": "bad/id"}},
+		{contract.SignalRefund, map[string]any{"refund_id": "R-1", "surprise": true}},
+		{contract.SignalRetry, map[string]any{"line_ids": "1"}},
+		{contract.SignalRetry, map[string]any{"line_ids": []string{"1"}}},
+		{contract.SignalRetry, nil},
+		{contract.SignalRetry, []int{1, 2, 3}},
 	}
 	for _, b := range bad {
 		require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", b.name, b.arg))
@@ -243,8 +242,8 @@ func TestDuplicateAndMalformedSignalsChangeNothing(t *testing.T) {
 	require.Equal(t, len(bad), signals)
 
 	// A valid refund signal still works, and its duplicate is a no-op.
-	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", workflows.SignalRefund, workflows.RefundRequest{RefundID: "S-1"}))
-	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", workflows.SignalRefund, workflows.RefundRequest{RefundID: "S-1"}))
+	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", contract.SignalRefund, contract.RefundRequest{RefundID: "S-1"}))
+	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", contract.SignalRefund, contract.RefundRequest{RefundID: "S-1"}))
 	st := waitRefunded(t, number, 10*time.Second)
 	require.Len(t, st.Refunds, 1)
 	require.Equal(t, 2, enrollment(t, user, sandbox.DemoCourseID).Writes)
@@ -257,14 +256,14 @@ func TestRetryingLineShowsLiveAttempts(t *testing.T) {
 	user, number, o := newLearnerOrder(t, "live", "LIVE")
 	setFaults(t, map[string]any{"error_rate": 1.0, "error_status": 502})
 	placeOrder(t, o)
-	var st workflows.OrderStatus
+	var st contract.StatusDocument
 	require.Eventually(t, func() bool {
 		st = status(t, number)
-		return st.Lines[0].State == workflows.LineRetrying && st.Lines[0].Attempts >= 4
+		return st.Lines[0].State == contract.LineRetrying && st.Lines[0].Attempts >= 4
 	}, 20*time.Second, 100*time.Millisecond, "attempts never shown: %+v", st)
 	require.Contains(t, st.Lines[0].LastError, "ServerError")
 	sandboxPost(t, "/sandbox/faults", map[string]any{})
-	st = waitStatus(t, number, workflows.OrderFulfilled, 20*time.Second)
+	st = waitStatus(t, number, contract.OrderFulfilled, 20*time.Second)
 	require.GreaterOrEqual(t, st.Lines[0].Attempts, 5)
 	require.Equal(t, 1, enrollment(t, user, sandbox.DemoCourseID).Writes)
 }

@@ -1,9 +1,13 @@
 package modules
 
-import "context"
+import (
+	"context"
+
+	"github.com/coursefulfill/fulfillment/order"
+)
 
 func init() {
-	Register("donation", func(Deps) (Module, error) { return Donation{}, nil })
+	Register(order.ProductDonation, func(Deps) (Module, error) { return Donation{}, nil })
 }
 
 // Donation fulfills a donation: the payment is the whole product, there is

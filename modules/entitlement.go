@@ -1,6 +1,8 @@
 package modules
 
 import (
+	"github.com/coursefulfill/fulfillment/order"
+
 	"context"
 	"strconv"
 
@@ -10,7 +12,7 @@ import (
 )
 
 func init() {
-	Register("entitlement", func(d Deps) (Module, error) {
+	Register(order.ProductEntitlement, func(d Deps) (Module, error) {
 		if d.LMS == nil {
 			return nil, errNoLMS
 		}

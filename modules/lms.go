@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms"
 )
 
@@ -29,10 +30,10 @@ const (
 
 // ErrorTypeInvalidLine marks a line a module cannot act on (missing course,
 // mode, username...). It is permanent: the order needs fixing.
-const ErrorTypeInvalidLine = "InvalidLine"
+const ErrorTypeInvalidLine contract.ErrorType = "InvalidLine"
 
 // ErrorTypeInternal marks an unexpected, non-LMS failure.
-const ErrorTypeInternal = "InternalError"
+const ErrorTypeInternal contract.ErrorType = "InternalError"
 
 // enrollmentAPI is the part of *lms.Client the enrollment modules use.
 type enrollmentAPI interface {
@@ -57,7 +58,7 @@ var errNoLMS = errors.New("needs an LMS client (Deps.LMS)")
 // permanent InternalError.
 func ResultFromError(err error) Result {
 	if e, ok := lms.AsError(err); ok {
-		r := Result{Status: StatusFailure, ErrorType: e.Type, Message: e.Message, Retryable: e.Transient}
+		r := Result{Status: StatusFailure, ErrorType: contract.ErrorType(e.Type), Message: e.Message, Retryable: e.Transient}
 		if e.RetryAfter > 0 {
 			r.RetryAfterSeconds = int(math.Ceil(e.RetryAfter.Seconds()))
 		}

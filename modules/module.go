@@ -6,37 +6,23 @@ package modules
 import (
 	"context"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 )
 
 // Result statuses.
 const (
-	StatusSuccess = "success"
-	StatusFailure = "failure"
+	StatusSuccess = contract.StatusSuccess
+	StatusFailure = contract.StatusFailure
 )
 
 // Result is what a module answers for one fulfill or revoke of one line:
 // {"status":"success"} or {"status":"failure","error_type":"...","message":"..."}.
-type Result struct {
-	Status    string `json:"status"`
-	ErrorType string `json:"error_type,omitempty"`
-	Message   string `json:"message,omitempty"`
-	// Retryable marks a failure that may go away by itself (LMS down, slow,
-	// throttled). Permanent failures wait for an operator.
-	Retryable bool `json:"retryable,omitempty"`
-	// RetryAfterSeconds is the LMS's Retry-After hint for a throttled call.
-	RetryAfterSeconds int `json:"retry_after_seconds,omitempty"`
-	// Grant records what a fulfill did that its revoke needs to undo exactly
-	// (for example "prior_mode" of an upgrade, "entitlement_uuid", "pre_enrolled").
-	// It holds no secrets and no personal data.
-	Grant map[string]string `json:"grant,omitempty"`
-}
+// It is the contract's wire type, so the status document carries it as is.
+type Result = contract.Result
 
 // Success returns a success result carrying grant.
 func Success(grant map[string]string) Result { return Result{Status: StatusSuccess, Grant: grant} }
-
-// OK reports whether the result is a success.
-func (r Result) OK() bool { return r.Status == StatusSuccess }
 
 // Request is one fulfill or revoke of one order line.
 type Request struct {

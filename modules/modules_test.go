@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/modules"
@@ -177,7 +178,7 @@ func TestSeatPreEnrollsByEmail(t *testing.T) {
 	plain := newWorld(t, false)
 	f := plain.module("seat").Fulfill(ctx, req)
 	require.False(t, f.OK())
-	require.Equal(t, lms.TypeUserNotFound, f.ErrorType)
+	require.Equal(t, contract.ErrorType(lms.TypeUserNotFound), f.ErrorType)
 	require.False(t, f.Retryable)
 	require.NotContains(t, f.Message, "newcomer@example.com")
 }
@@ -285,14 +286,14 @@ func TestFailureClassification(t *testing.T) {
 	cases := []struct {
 		name      string
 		req       modules.Request
-		errorType string
+		errorType contract.ErrorType
 		retryable bool
 	}{
-		{"closed", request("ada", line("seat", sandbox.ClosedCourseID, "verified")), lms.TypeEnrollmentClosed, false},
-		{"full", request("ada", line("seat", sandbox.FullCourseID, "verified")), lms.TypeCourseFull, false},
-		{"no course", request("ada", line("seat", "course-v1:edX+Gone+1", "verified")), lms.TypeCourseNotFound, false},
-		{"no mode", request("ada", line("seat", demo, "professional")), lms.TypeModeUnavailable, false},
-		{"no user", request("nobody", line("seat", demo, "audit")), lms.TypeUserNotFound, false},
+		{"closed", request("ada", line("seat", sandbox.ClosedCourseID, "verified")), contract.ErrorType(lms.TypeEnrollmentClosed), false},
+		{"full", request("ada", line("seat", sandbox.FullCourseID, "verified")), contract.ErrorType(lms.TypeCourseFull), false},
+		{"no course", request("ada", line("seat", "course-v1:edX+Gone+1", "verified")), contract.ErrorType(lms.TypeCourseNotFound), false},
+		{"no mode", request("ada", line("seat", demo, "professional")), contract.ErrorType(lms.TypeModeUnavailable), false},
+		{"no user", request("nobody", line("seat", demo, "audit")), contract.ErrorType(lms.TypeUserNotFound), false},
 		{"no course id", request("ada", line("seat", "", "audit")), modules.ErrorTypeInvalidLine, false},
 	}
 	for _, tc := range cases {
@@ -307,13 +308,13 @@ func TestFailureClassification(t *testing.T) {
 
 	require.NoError(t, w.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 429, RetryAfter: 7 * time.Second}))
 	r := seat.Fulfill(ctx, request("ada", line("seat", demo, "audit")))
-	require.Equal(t, lms.TypeThrottled, r.ErrorType)
+	require.Equal(t, contract.ErrorType(lms.TypeThrottled), r.ErrorType)
 	require.True(t, r.Retryable)
 	require.Equal(t, 7, r.RetryAfterSeconds)
 
 	require.NoError(t, w.sb.SetFaults(sandbox.Faults{ErrorRate: 1, ErrorStatus: 500}))
 	r = w.module("upgrade").Revoke(ctx, request("ada", line("upgrade", demo, "verified")))
-	require.Equal(t, lms.TypeServerError, r.ErrorType)
+	require.Equal(t, contract.ErrorType(lms.TypeServerError), r.ErrorType)
 	require.True(t, r.Retryable)
 
 	other := modules.ResultFromError(errors.New("boom"))

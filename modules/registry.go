@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/coursefulfill/fulfillment/lms"
+	"github.com/coursefulfill/fulfillment/order"
 )
 
 // Deps are what module constructors may use.
@@ -57,10 +58,10 @@ func Names() []string {
 // DefaultMapping returns the built-in product type → module mapping.
 func DefaultMapping() map[string]string {
 	return map[string]string{
-		"seat":        "seat",
-		"upgrade":     "upgrade",
-		"entitlement": "entitlement",
-		"donation":    "donation",
+		order.ProductSeat:        order.ProductSeat,
+		order.ProductUpgrade:     order.ProductUpgrade,
+		order.ProductEntitlement: order.ProductEntitlement,
+		order.ProductDonation:    order.ProductDonation,
 	}
 }
 

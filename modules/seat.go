@@ -1,6 +1,8 @@
 package modules
 
 import (
+	"github.com/coursefulfill/fulfillment/order"
+
 	"context"
 
 	"go.uber.org/zap"
@@ -9,7 +11,7 @@ import (
 )
 
 func init() {
-	Register("seat", func(d Deps) (Module, error) {
+	Register(order.ProductSeat, func(d Deps) (Module, error) {
 		if d.LMS == nil {
 			return nil, errNoLMS
 		}

@@ -1,6 +1,8 @@
 package modules
 
 import (
+	"github.com/coursefulfill/fulfillment/order"
+
 	"context"
 
 	"go.uber.org/zap"
@@ -13,7 +15,7 @@ import (
 const UpgradeFallbackMode = "audit"
 
 func init() {
-	Register("upgrade", func(d Deps) (Module, error) {
+	Register(order.ProductUpgrade, func(d Deps) (Module, error) {
 		if d.LMS == nil {
 			return nil, errNoLMS
 		}

@@ -48,17 +48,6 @@ type Order struct {
 	Source string `json:"source,omitempty"`
 }
 
-// WorkflowID returns the ID of the workflow that fulfills the order with this
-// number. The ID is derived from the business key so the same order can never
-// run twice.
-func WorkflowID(number string) string { return "order-" + number }
-
-// RefundWorkflowID returns the ID of the workflow that revokes the lines of
-// one refund of an order.
-func RefundWorkflowID(number, refundID string) string {
-	return WorkflowID(number) + "-refund-" + refundID
-}
-
 // LineIDs returns the ids of the order's lines in order.
 func (o Order) LineIDs() []string {
 	ids := make([]string, len(o.Lines))

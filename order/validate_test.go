@@ -62,8 +62,6 @@ func TestValidate(t *testing.T) {
 
 func TestHelpers(t *testing.T) {
 	o := valid()
-	require.Equal(t, "order-EDX-100042", WorkflowID(o.Number))
-	require.Equal(t, "order-EDX-100042-refund-R-1", RefundWorkflowID(o.Number, "R-1"))
 	require.Equal(t, []string{"1", "2", "3"}, o.LineIDs())
 	require.Equal(t, []string{"course-v1:edX+DemoX+Demo_Course"}, o.CourseIDs())
 	require.True(t, IsCourseRunKey("edX/DemoX/2014"))

@@ -23,6 +23,7 @@ import (
 
 	"github.com/coursefulfill/fulfillment/activities"
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
@@ -30,7 +31,6 @@ import (
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
 	"github.com/coursefulfill/fulfillment/worker"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // Config configures a Stack. Zero ports pick free ones (tests).
@@ -60,7 +60,7 @@ type Config struct {
 	// APIToken is the bearer token of the API; empty generates one.
 	APIToken string
 	// Options are the fulfillment options new orders start with.
-	Options workflows.Options
+	Options contract.Options
 	// WooCommerce configures the WooCommerce receiver; a zero Secret
 	// leaves the receiver unconfigured.
 	WooCommerce woocommerce.Config

@@ -3,8 +3,10 @@ package starter
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -26,6 +28,9 @@ var (
 	ErrClosed = errors.New("order is closed")
 	// ErrRejected: the order workflow rejected an update for another reason.
 	ErrRejected = errors.New("request rejected by the order")
+	// ErrAlreadyRefunded: a refund named a line another refund covers. It
+	// is an ErrRejected too.
+	ErrAlreadyRefunded = fmt.Errorf("%w: line already refunded", ErrRejected)
 	// ErrInvalidRequest: the request itself is malformed (refund id, status
 	// filter, page size...).
 	ErrInvalidRequest = errors.New("invalid request")
@@ -69,29 +74,38 @@ func classify(err error, what string) error {
 	return &opError{what: what, err: err}
 }
 
-// classifyRejection maps the messages the order workflow's update
-// validators use (the errors of package workflows: ErrUnknownLines,
-// ErrNothingToRetry, ErrInvalidRequest) to sentinels. The
-// messages are matched because a rejection crosses Temporal as a failure
-// message, not as a Go error value.
+// rejections maps the error types an order workflow rejects a request with
+// to the starter's sentinels.
+var rejections = map[contract.ErrorType]error{
+	contract.ErrorTypeUnknownLines:    ErrUnknownLines,
+	contract.ErrorTypeNothingToRetry:  ErrNothingToRetry,
+	contract.ErrorTypeAlreadyRefunded: ErrAlreadyRefunded,
+	contract.ErrorTypeBadRequest:      ErrInvalidRequest,
+}
+
+// classifyRejection maps a request the order refused to a sentinel by the
+// rejection's contract.ErrorType: the type of the ApplicationError an update
+// validator or handler failed with, or of a *contract.Rejection decided
+// here. Anything else is classified as a Temporal error.
 func classifyRejection(err error, what string) error {
-	msg := err.Error()
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		msg = appErr.Message()
-	}
+	var (
+		appErr *temporal.ApplicationError
+		rej    *contract.Rejection
+		typ    contract.ErrorType
+		msg    string
+	)
 	switch {
-	case strings.HasPrefix(msg, "unknown line"):
-		return wrap(ErrUnknownLines, what, errors.New(msg))
-	case strings.HasPrefix(msg, "nothing to retry"):
-		return wrap(ErrNothingToRetry, what, errors.New(msg))
-	case strings.HasPrefix(msg, "invalid request"):
-		return wrap(ErrInvalidRequest, what, errors.New(strings.TrimPrefix(strings.TrimPrefix(msg, "invalid request"), ": ")))
+	case errors.As(err, &rej):
+		typ, msg = rej.Type, rej.Message
+	case errors.As(err, &appErr):
+		typ, msg = contract.ErrorType(appErr.Type()), appErr.Message()
+	default:
+		return classify(err, what)
 	}
-	if appErr != nil {
-		return wrap(ErrRejected, what, errors.New(msg))
+	if sentinel, ok := rejections[typ]; ok {
+		return wrap(sentinel, what, errors.New(msg))
 	}
-	return classify(err, what)
+	return wrap(ErrRejected, what, errors.New(msg))
 }
 
 // opError wraps a Temporal error with the operation that failed.

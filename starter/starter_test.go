@@ -18,9 +18,9 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/order"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // fakeClient answers the calls the Starter makes with server-like
@@ -31,7 +31,7 @@ type fakeClient struct {
 	started map[string]fakeRun // workflow ID -> run
 	starts  []client.StartWorkflowOptions
 	startFn func(id string) error
-	result  workflows.OrderStatus
+	result  contract.StatusDocument
 	updErr  error
 }
 
@@ -114,7 +114,7 @@ func (it *fakeIter) Next() (*historypb.HistoryEvent, error) {
 
 type fakeWorkflowRun struct {
 	r      fakeRun
-	result workflows.OrderStatus
+	result contract.StatusDocument
 }
 
 func (w *fakeWorkflowRun) GetID() string    { return w.r.id }
@@ -122,7 +122,7 @@ func (w *fakeWorkflowRun) GetRunID() string { return w.r.runID }
 
 func (w *fakeWorkflowRun) GetFirstExecutionRunID() string { return w.r.runID }
 func (w *fakeWorkflowRun) Get(_ context.Context, v any) error {
-	if p, ok := v.(*workflows.OrderStatus); ok {
+	if p, ok := v.(*contract.StatusDocument); ok {
 		*p = w.result
 	}
 	return nil
@@ -140,7 +140,7 @@ func (u *fakeUpdate) Get(_ context.Context, v any) error {
 	if u.err != nil {
 		return u.err
 	}
-	if p, ok := v.(*workflows.RefundResult); ok {
+	if p, ok := v.(*contract.RefundResult); ok {
 		p.RefundID = "r"
 	}
 	return nil
@@ -160,7 +160,7 @@ func testOrder(number string) order.Order {
 
 func TestStartOrderOnceThenDuplicateOrConflict(t *testing.T) {
 	fc := newFakeClient()
-	s := New(fc, Config{Options: workflows.Options{MaxParallelLines: 3}})
+	s := New(fc, Config{Options: contract.Options{MaxParallelLines: 3}})
 	ctx := context.Background()
 	o := testOrder("N-1")
 
@@ -171,20 +171,20 @@ func TestStartOrderOnceThenDuplicateOrConflict(t *testing.T) {
 	opts := fc.starts[0]
 	require.Equal(t, enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE, opts.WorkflowIDReusePolicy)
 	require.True(t, opts.WorkflowExecutionErrorWhenAlreadyStarted)
-	require.Equal(t, workflows.TaskQueue, opts.TaskQueue)
+	require.Equal(t, contract.TaskQueue, opts.TaskQueue)
 	require.Empty(t, opts.Memo, "no personal data in memos")
 	sa := opts.TypedSearchAttributes
-	num, ok := sa.GetKeyword(temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrOrderNumber))
+	num, ok := sa.GetKeyword(temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrOrderNumber))
 	require.True(t, ok)
 	require.Equal(t, "N-1", num)
-	st, ok := sa.GetKeyword(temporal.NewSearchAttributeKeyKeyword(workflows.SearchAttrOrderStatus))
+	st, ok := sa.GetKeyword(temporal.NewSearchAttributeKeyKeyword(contract.SearchAttrOrderStatus))
 	require.True(t, ok)
-	require.Equal(t, workflows.OrderFulfilling, st)
-	ids, ok := sa.GetKeywordList(temporal.NewSearchAttributeKeyKeywordList(workflows.SearchAttrCourseIDs))
+	require.Equal(t, string(contract.OrderFulfilling), st)
+	ids, ok := sa.GetKeywordList(temporal.NewSearchAttributeKeyKeywordList(contract.SearchAttrCourseIDs))
 	require.True(t, ok)
 	require.Equal(t, []string{"course-v1:edX+DemoX+Demo_Course", "course-v1:edX+Other+2026"}, ids)
 	require.Equal(t, 3, sa.Size(), "no username or email in search attributes")
-	in, ok := fc.started["order-N-1"].input.(workflows.OrderInput)
+	in, ok := fc.started["order-N-1"].input.(contract.OrderInput)
 	require.True(t, ok)
 	require.Equal(t, 3, in.Options.MaxParallelLines)
 
@@ -221,7 +221,7 @@ func TestStatusAndNotFound(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound)
 
 	fc.started["order-C-1"] = fakeRun{id: "order-C-1", runID: "r1"}
-	fc.result = workflows.OrderStatus{OrderNumber: "C-1", Status: workflows.OrderFulfilled, Closed: true}
+	fc.result = contract.StatusDocument{OrderNumber: "C-1", Status: contract.OrderFulfilled, Closed: true}
 	st, err := s.Status(context.Background(), "C-1")
 	require.NoError(t, err)
 	require.True(t, st.Closed)
@@ -236,25 +236,25 @@ func TestRefundAfterCloseStartsRevokeFromFinalStatus(t *testing.T) {
 	r := fc.started["order-R-1"]
 	r.running = false
 	fc.started["order-R-1"] = r
-	fc.result = workflows.OrderStatus{OrderNumber: "R-1", Closed: true, Lines: []workflows.LineStatus{
-		{ID: "1", State: workflows.LineFulfilled, Result: &modules.Result{Status: modules.StatusSuccess, Grant: map[string]string{"prior_mode": "audit"}}},
-		{ID: "2", State: workflows.LineFailed},
-	}, Refunds: []workflows.RefundStatus{{RefundID: "EARLY", WorkflowID: "order-R-1-refund-EARLY"}}}
+	fc.result = contract.StatusDocument{OrderNumber: "R-1", Closed: true, Lines: []contract.LineStatus{
+		{ID: "1", State: contract.LineFulfilled, Result: &modules.Result{Status: modules.StatusSuccess, Grant: map[string]string{"prior_mode": "audit"}}},
+		{ID: "2", State: contract.LineFailed},
+	}, Refunds: []contract.RefundStatus{{RefundID: "EARLY", WorkflowID: "order-R-1-refund-EARLY"}}}
 
-	res, err := s.Refund(ctx, "R-1", workflows.RefundRequest{RefundID: "EARLY"})
+	res, err := s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "EARLY"})
 	require.NoError(t, err)
 	require.True(t, res.Duplicate)
 
-	_, err = s.Refund(ctx, "R-1", workflows.RefundRequest{RefundID: "X", LineIDs: []string{"9"}})
+	_, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "X", LineIDs: []string{"9"}})
 	require.ErrorIs(t, err, ErrUnknownLines)
-	_, err = s.Refund(ctx, "R-1", workflows.RefundRequest{RefundID: "bad id!"})
+	_, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "bad id!"})
 	require.ErrorIs(t, err, ErrInvalidRequest)
 
-	res, err = s.Refund(ctx, "R-1", workflows.RefundRequest{RefundID: "LATE"})
+	res, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "LATE"})
 	require.NoError(t, err)
 	require.False(t, res.Duplicate)
 	require.Equal(t, "order-R-1-refund-LATE", res.WorkflowID)
-	rin, ok := fc.started["order-R-1-refund-LATE"].input.(workflows.RevokeInput)
+	rin, ok := fc.started["order-R-1-refund-LATE"].input.(contract.RevokeInput)
 	require.True(t, ok)
 	require.Equal(t, "learner1", rin.User.Username, "the learner comes from the order's input")
 	require.Len(t, rin.Lines, 2)
@@ -262,13 +262,13 @@ func TestRefundAfterCloseStartsRevokeFromFinalStatus(t *testing.T) {
 	require.Equal(t, map[string]string{"prior_mode": "audit"}, rin.Lines[0].Grant)
 	require.False(t, rin.Lines[1].Fulfilled, "a failed line has nothing to revoke")
 
-	res, err = s.Refund(ctx, "R-1", workflows.RefundRequest{RefundID: "LATE"})
+	res, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "LATE"})
 	require.NoError(t, err)
 	require.True(t, res.Duplicate, "the revoke workflow ID makes a refund id run once")
 
-	_, err = s.Retry(ctx, "R-1", workflows.RetryRequest{})
+	_, err = s.Retry(ctx, "R-1", contract.RetryRequest{})
 	require.ErrorIs(t, err, ErrClosed)
-	_, err = s.Refund(ctx, "NOPE", workflows.RefundRequest{RefundID: "A"})
+	_, err = s.Refund(ctx, "NOPE", contract.RefundRequest{RefundID: "A"})
 	require.ErrorIs(t, err, ErrNotFound)
 }
 
@@ -279,19 +279,22 @@ func TestUpdateRejectionsMapToSentinels(t *testing.T) {
 	_, _, err := s.StartOrder(ctx, testOrder("U-1"))
 	require.NoError(t, err)
 
-	for msg, want := range map[string]error{
-		"unknown line: 7":                       ErrUnknownLines,
-		"nothing to retry":                      ErrNothingToRetry,
-		"line already refunded: line 1 by R":    ErrRejected,
-		"invalid request: refund_id is too big": ErrInvalidRequest,
+	// Rejections are classified by their type, whatever their text says.
+	for typ, want := range map[contract.ErrorType]error{
+		contract.ErrorTypeUnknownLines:    ErrUnknownLines,
+		contract.ErrorTypeNothingToRetry:  ErrNothingToRetry,
+		contract.ErrorTypeAlreadyRefunded: ErrAlreadyRefunded,
+		contract.ErrorTypeBadRequest:      ErrInvalidRequest,
+		"SomethingNew":                    ErrRejected,
 	} {
-		fc.updErr = temporal.NewApplicationError(msg, "")
-		_, err := s.Retry(ctx, "U-1", workflows.RetryRequest{LineIDs: []string{"7"}})
-		require.ErrorIs(t, err, want, msg)
-		require.NotEmpty(t, Detail(err))
+		fc.updErr = temporal.NewApplicationError("unknown line: nothing to retry", string(typ))
+		_, err := s.Retry(ctx, "U-1", contract.RetryRequest{LineIDs: []string{"7"}})
+		require.ErrorIs(t, err, want, typ)
+		require.Equal(t, "unknown line: nothing to retry", Detail(err))
 	}
+	require.ErrorIs(t, ErrAlreadyRefunded, ErrRejected, "the API answers an already refunded line as a rejection")
 	fc.updErr = nil
-	res, err := s.Refund(ctx, "U-1", workflows.RefundRequest{RefundID: "r"})
+	res, err := s.Refund(ctx, "U-1", contract.RefundRequest{RefundID: "r"})
 	require.NoError(t, err)
 	require.Equal(t, "r", res.RefundID)
 }

@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/starter/startertest"
 	"github.com/coursefulfill/fulfillment/woocommerce"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // The store's name comes from X-WC-Webhook-Source, which the signature does
@@ -101,8 +101,8 @@ func TestConflictingDeliveryStillAppliesRefunds(t *testing.T) {
 
 type refundDown struct{ startertest.Fake }
 
-func (r *refundDown) Refund(context.Context, string, workflows.RefundRequest) (workflows.RefundResult, error) {
-	return workflows.RefundResult{}, fmt.Errorf("dial: %w", starter.ErrUnavailable)
+func (r *refundDown) Refund(context.Context, string, contract.RefundRequest) (contract.RefundResult, error) {
+	return contract.RefundResult{}, fmt.Errorf("dial: %w", starter.ErrUnavailable)
 }
 
 // A partial refund that meets a Temporal outage is answered 503, so the

@@ -25,10 +25,10 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api/problem"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/internal/httpjson"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // MaxBodyBytes bounds a delivery's body.
@@ -41,7 +41,7 @@ const FullRefundID = "wc-full"
 // Fulfiller is what the receiver needs from package starter.
 type Fulfiller interface {
 	StartOrder(ctx context.Context, o order.Order) (starter.StartResult, bool, error)
-	Refund(ctx context.Context, number string, req workflows.RefundRequest) (workflows.RefundResult, error)
+	Refund(ctx context.Context, number string, req contract.RefundRequest) (contract.RefundResult, error)
 }
 
 // Reply is the JSON body of a 2xx answer. WooCommerce shows it in the
@@ -233,7 +233,7 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 			reply.Detail = "the order has no course products"
 			return http.StatusOK, reply
 		}
-		res, err := rc.f.Refund(ctx, number, workflows.RefundRequest{RefundID: FullRefundID})
+		res, err := rc.f.Refund(ctx, number, contract.RefundRequest{RefundID: FullRefundID})
 		if err != nil {
 			return rc.refundError(d, number, FullRefundID, err)
 		}

@@ -8,8 +8,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // partialRefunds applies the refunds listed on an order that fulfillment
@@ -44,7 +44,7 @@ func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number strin
 			rc.markDone(key)
 			continue
 		}
-		res, err := rc.f.Refund(ctx, number, workflows.RefundRequest{RefundID: refundID, LineIDs: lines})
+		res, err := rc.f.Refund(ctx, number, contract.RefundRequest{RefundID: refundID, LineIDs: lines})
 		if err != nil {
 			code, _ := rc.refundError(d, number, refundID, err)
 			worst = max(worst, code)

@@ -12,6 +12,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
@@ -19,6 +20,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
@@ -26,10 +28,10 @@ import (
 // None holds personal data: search attributes are never encrypted.
 func SearchAttributes() map[string]enumspb.IndexedValueType {
 	return map[string]enumspb.IndexedValueType{
-		workflows.SearchAttrOrderNumber: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.SearchAttrOrderStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-		workflows.SearchAttrCourseIDs:   enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-		workflows.SearchAttrFailedLines: enumspb.INDEXED_VALUE_TYPE_INT,
+		contract.SearchAttrOrderNumber: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		contract.SearchAttrOrderStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		contract.SearchAttrCourseIDs:   enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		contract.SearchAttrFailedLines: enumspb.INDEXED_VALUE_TYPE_INT,
 	}
 }
 
@@ -45,7 +47,7 @@ type Options struct {
 // New returns a worker for the fulfillment task queue with every workflow and
 // the line activities registered. Start it with Run or Start.
 func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
-	w := sdkworker.New(c, workflows.TaskQueue, sdkworker.Options{
+	w := sdkworker.New(c, contract.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 	})
@@ -58,11 +60,15 @@ func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.W
 func Register(r interface {
 	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
 }, acts *activities.Activities) {
-	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.RevokeWorkflow, workflow.RegisterOptions{Name: "RevokeWorkflow"})
-	r.RegisterWorkflowWithOptions(workflows.LinesWorkflow, workflow.RegisterOptions{Name: "LinesWorkflow"})
-	if ar, ok := r.(interface{ RegisterActivity(a interface{}) }); ok && acts != nil {
-		ar.RegisterActivity(acts)
+	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: contract.WorkflowOrder})
+	r.RegisterWorkflowWithOptions(workflows.RevokeWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRevoke})
+	r.RegisterWorkflowWithOptions(workflows.LinesWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLines})
+	type activityRegistry interface {
+		RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
+	}
+	if ar, ok := r.(activityRegistry); ok && acts != nil {
+		ar.RegisterActivityWithOptions(acts.FulfillLine, activity.RegisterOptions{Name: contract.ActivityFulfillLine})
+		ar.RegisterActivityWithOptions(acts.RevokeLine, activity.RegisterOptions{Name: contract.ActivityRevokeLine})
 	}
 }
 
@@ -71,7 +77,7 @@ func Register(r interface {
 // and until then starting an order that sets them fails.
 func awaitSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	query := fmt.Sprintf(`%s = "probe" AND %s = "probe" AND %s = "probe" AND %s = 0`,
-		workflows.SearchAttrOrderNumber, workflows.SearchAttrOrderStatus, workflows.SearchAttrCourseIDs, workflows.SearchAttrFailedLines)
+		contract.SearchAttrOrderNumber, contract.SearchAttrOrderStatus, contract.SearchAttrCourseIDs, contract.SearchAttrFailedLines)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})

@@ -3,17 +3,18 @@ package workflows
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/order"
 )
@@ -22,8 +23,8 @@ import (
 type fakeModule struct {
 	mu      sync.Mutex
 	calls   map[string]int
-	fulfill func(req modules.Request, call int) modules.Result
-	revoke  func(req modules.Request, call int) modules.Result
+	fulfill func(req modules.Request, call int) contract.Result
+	revoke  func(req modules.Request, call int) contract.Result
 }
 
 func (f *fakeModule) count(key string) int {
@@ -36,7 +37,7 @@ func (f *fakeModule) count(key string) int {
 	return f.calls[key]
 }
 
-func (f *fakeModule) Fulfill(_ context.Context, req modules.Request) modules.Result {
+func (f *fakeModule) Fulfill(_ context.Context, req modules.Request) contract.Result {
 	n := f.count("fulfill:" + req.Line.ID)
 	if f.fulfill != nil {
 		return f.fulfill(req, n)
@@ -44,7 +45,7 @@ func (f *fakeModule) Fulfill(_ context.Context, req modules.Request) modules.Res
 	return modules.Success(map[string]string{"prior_mode": "audit"})
 }
 
-func (f *fakeModule) Revoke(_ context.Context, req modules.Request) modules.Result {
+func (f *fakeModule) Revoke(_ context.Context, req modules.Request) contract.Result {
 	n := f.count("revoke:" + req.Line.ID)
 	if f.revoke != nil {
 		return f.revoke(req, n)
@@ -70,98 +71,100 @@ func newEnv(t *testing.T, m modules.Module) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.SetWorkerOptions(sdkworker.Options{})
-	env.RegisterWorkflowWithOptions(OrderWorkflow, workflow.RegisterOptions{Name: "OrderWorkflow"})
-	env.RegisterWorkflowWithOptions(RevokeWorkflow, workflow.RegisterOptions{Name: "RevokeWorkflow"})
-	env.RegisterWorkflowWithOptions(LinesWorkflow, workflow.RegisterOptions{Name: "LinesWorkflow"})
-	env.RegisterActivity(&activities.Activities{Modules: fakeSource{m}})
+	env.RegisterWorkflowWithOptions(OrderWorkflow, workflow.RegisterOptions{Name: contract.WorkflowOrder})
+	env.RegisterWorkflowWithOptions(RevokeWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRevoke})
+	env.RegisterWorkflowWithOptions(LinesWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLines})
+	acts := &activities.Activities{Modules: fakeSource{m}}
+	env.RegisterActivityWithOptions(acts.FulfillLine, activity.RegisterOptions{Name: contract.ActivityFulfillLine})
+	env.RegisterActivityWithOptions(acts.RevokeLine, activity.RegisterOptions{Name: contract.ActivityRevokeLine})
 	return env
 }
 
-func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) OrderStatus {
+func query(t *testing.T, env *testsuite.TestWorkflowEnvironment) contract.StatusDocument {
 	t.Helper()
-	v, err := env.QueryWorkflow(QueryStatus)
+	v, err := env.QueryWorkflow(contract.QueryStatus)
 	require.NoError(t, err)
-	var st OrderStatus
+	var st contract.StatusDocument
 	require.NoError(t, v.Get(&st))
 	return st
 }
 
-var fastOpts = Options{RefundWindow: time.Hour, RetryHorizon: 10 * time.Minute, InitialRetryInterval: time.Second, MaxRetryInterval: 10 * time.Second}
+var fastOpts = contract.Options{RefundWindow: time.Hour, RetryHorizon: 10 * time.Minute, InitialRetryInterval: time.Second, MaxRetryInterval: 10 * time.Second}
 
 func TestOrderFulfilledThenClosesAfterRefundWindow(t *testing.T) {
 	m := &fakeModule{}
 	env := newEnv(t, m)
-	var mid OrderStatus
+	var mid contract.StatusDocument
 	env.RegisterDelayedCallback(func() { mid = query(t, env) }, 30*time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(3), Options: fastOpts})
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(3), Options: fastOpts})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
-	var final OrderStatus
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, OrderFulfilled, mid.Status)
+	require.Equal(t, contract.OrderFulfilled, mid.Status)
 	require.False(t, mid.Closed)
-	require.Equal(t, OrderFulfilled, final.Status)
+	require.Equal(t, contract.OrderFulfilled, final.Status)
 	require.True(t, final.Closed)
 	for _, l := range final.Lines {
-		require.Equal(t, LineFulfilled, l.State)
+		require.Equal(t, contract.LineFulfilled, l.State)
 		require.Equal(t, 1, l.Attempts)
 	}
 }
 
 func TestTransientErrorsRetryUntilFulfilled(t *testing.T) {
-	m := &fakeModule{fulfill: func(req modules.Request, call int) modules.Result {
+	m := &fakeModule{fulfill: func(req modules.Request, call int) contract.Result {
 		if call <= 6 {
-			return modules.Result{Status: modules.StatusFailure, ErrorType: "ServerError", Message: "LMS 503", Retryable: true}
+			return contract.Result{Status: contract.StatusFailure, ErrorType: "ServerError", Message: "LMS 503", Retryable: true}
 		}
 		return modules.Success(nil)
 	}}
 	env := newEnv(t, m)
-	var during OrderStatus
+	var during contract.StatusDocument
 	env.RegisterDelayedCallback(func() { during = query(t, env) }, 5*time.Second)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(1), Options: fastOpts})
-	var final OrderStatus
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(1), Options: fastOpts})
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, LineRetrying, during.Lines[0].State)
+	require.Equal(t, contract.LineRetrying, during.Lines[0].State)
 	require.Contains(t, during.Lines[0].LastError, "ServerError")
-	require.Equal(t, OrderFulfilled, final.Status)
+	require.Equal(t, contract.OrderFulfilled, final.Status)
 	require.Equal(t, 7, final.Lines[0].Attempts)
 }
 
 func TestPermanentErrorParksLineUntilOperatorRetry(t *testing.T) {
 	fixed := false
-	m := &fakeModule{fulfill: func(req modules.Request, call int) modules.Result {
+	m := &fakeModule{fulfill: func(req modules.Request, call int) contract.Result {
 		if !fixed {
-			return modules.Result{Status: modules.StatusFailure, ErrorType: "CourseNotFound", Message: "No course found"}
+			return contract.Result{Status: contract.StatusFailure, ErrorType: "CourseNotFound", Message: "No course found"}
 		}
 		return modules.Success(nil)
 	}}
 	env := newEnv(t, m)
-	var failed OrderStatus
+	var failed contract.StatusDocument
 	env.RegisterDelayedCallback(func() {
 		failed = query(t, env)
 		fixed = true
 		// Malformed and unknown-line signals are ignored.
-		env.SignalWorkflow(SignalRetry, map[string]any{"line_ids": 5})
-		env.SignalWorkflow(SignalRetry, RetryRequest{LineIDs: []string{"nope"}})
+		env.SignalWorkflow(contract.SignalRetry, map[string]any{"line_ids": 5})
+		env.SignalWorkflow(contract.SignalRetry, contract.RetryRequest{LineIDs: []string{"nope"}})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
-		require.Equal(t, OrderFulfillmentError, query(t, env).Status)
-		env.SignalWorkflow(SignalRetry, nil)
+		require.Equal(t, contract.OrderFulfillmentError, query(t, env).Status)
+		env.SignalWorkflow(contract.SignalRetry, nil)
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(2), Options: fastOpts})
-	var final OrderStatus
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(2), Options: fastOpts})
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, OrderFulfillmentError, failed.Status)
-	require.Equal(t, LineFailed, failed.Lines[0].State)
-	require.Equal(t, "CourseNotFound", failed.Lines[0].Result.ErrorType)
+	require.Equal(t, contract.OrderFulfillmentError, failed.Status)
+	require.Equal(t, contract.LineFailed, failed.Lines[0].State)
+	require.Equal(t, contract.ErrorType("CourseNotFound"), failed.Lines[0].Result.ErrorType)
 	require.Equal(t, 1, failed.Lines[0].Attempts, "permanent errors are not retried")
-	require.Equal(t, OrderFulfilled, final.Status)
+	require.Equal(t, contract.OrderFulfilled, final.Status)
 }
 
 func TestRefundRevokesWithGrantAndDuplicateIsNoop(t *testing.T) {
 	var grants []map[string]string
 	var mu sync.Mutex
-	m := &fakeModule{revoke: func(req modules.Request, call int) modules.Result {
+	m := &fakeModule{revoke: func(req modules.Request, call int) contract.Result {
 		mu.Lock()
 		grants = append(grants, req.Grant)
 		mu.Unlock()
@@ -169,103 +172,77 @@ func TestRefundRevokesWithGrantAndDuplicateIsNoop(t *testing.T) {
 	}}
 	env := newEnv(t, m)
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-1", LineIDs: []string{"1"}})
-		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-1", LineIDs: []string{"2"}})
-		env.SignalWorkflow(SignalRefund, "not a refund")
+		env.SignalWorkflow(contract.SignalRefund, contract.RefundRequest{RefundID: "R-1", LineIDs: []string{"1"}})
+		env.SignalWorkflow(contract.SignalRefund, contract.RefundRequest{RefundID: "R-1", LineIDs: []string{"2"}})
+		env.SignalWorkflow(contract.SignalRefund, "not a refund")
 	}, time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(2), Options: fastOpts})
-	var final OrderStatus
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(2), Options: fastOpts})
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, OrderPartiallyRefunded, final.Status)
-	require.Equal(t, LineRevoked, final.Lines[0].State)
-	require.Equal(t, LineFulfilled, final.Lines[1].State)
+	require.Equal(t, contract.OrderPartiallyRefunded, final.Status)
+	require.Equal(t, contract.LineRevoked, final.Lines[0].State)
+	require.Equal(t, contract.LineFulfilled, final.Lines[1].State)
 	require.Len(t, final.Refunds, 1)
-	require.Equal(t, RefundCompleted, final.Refunds[0].State)
+	require.Equal(t, contract.RefundCompleted, final.Refunds[0].State)
 	require.Equal(t, []map[string]string{{"prior_mode": "audit"}}, grants)
 }
 
 func TestRefundOfUnfulfilledLineRevokesNothing(t *testing.T) {
-	m := &fakeModule{fulfill: func(req modules.Request, call int) modules.Result {
-		return modules.Result{Status: modules.StatusFailure, ErrorType: "UserNotFound", Message: "no such user"}
+	m := &fakeModule{fulfill: func(req modules.Request, call int) contract.Result {
+		return contract.Result{Status: contract.StatusFailure, ErrorType: "UserNotFound", Message: "no such user"}
 	}}
 	env := newEnv(t, m)
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-9"})
+		env.SignalWorkflow(contract.SignalRefund, contract.RefundRequest{RefundID: "R-9"})
 	}, time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(1), Options: fastOpts})
-	var final OrderStatus
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(1), Options: fastOpts})
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, OrderRefunded, final.Status)
-	require.Equal(t, LineRefundedUnfulfilled, final.Lines[0].State)
+	require.Equal(t, contract.OrderRefunded, final.Status)
+	require.Equal(t, contract.LineRefundedUnfulfilled, final.Lines[0].State)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	require.Zero(t, m.calls["revoke:1"])
 }
 
-func TestOrderStatusDerivation(t *testing.T) {
-	// A state written "R:x" is a line in state x covered by a refund.
-	ls := func(states ...string) []LineStatus {
-		var out []LineStatus
-		for _, s := range states {
-			l := LineStatus{State: s}
-			if rest, ok := strings.CutPrefix(s, "R:"); ok {
-				l = LineStatus{State: rest, RefundID: "R"}
-			}
-			out = append(out, l)
-		}
-		return out
-	}
-	r := []RefundStatus{{RefundID: "R"}}
-	require.Equal(t, OrderFulfilling, orderStatus(ls(LineFulfilled, LinePending), nil))
-	require.Equal(t, OrderFulfilled, orderStatus(ls(LineFulfilled), nil))
-	require.Equal(t, OrderFulfillmentError, orderStatus(ls(LineFailed, LineRetrying), nil))
-	require.Equal(t, OrderRevocationError, orderStatus(ls("R:"+LineRevokeFailed, LineFailed), r))
-	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls("R:"+LineRevoked, LineFulfilled), r))
-	require.Equal(t, OrderPartiallyRefunded, orderStatus(ls("R:"+LineRevoking, LineFulfilled), r))
-	require.Equal(t, OrderRefunded, orderStatus(ls("R:"+LineRevoking, "R:"+LineRevoked), r))
-	require.Equal(t, OrderRefunded, orderStatus(ls("R:"+LineRevoked, "R:"+LineRefundedUnfulfilled), r))
-}
-
 func TestDecodeSignal(t *testing.T) {
-	var r RefundRequest
+	var r contract.RefundRequest
 	require.NoError(t, decodeSignal(nil, &r))
 	require.NoError(t, decodeSignal([]byte(`{"refund_id":"R","line_ids":["1"]}`), &r))
 	require.Error(t, decodeSignal([]byte(`{"refund_id":"R","extra":1}`), &r))
 	require.Error(t, decodeSignal([]byte(`{"refund_id":5}`), &r))
 	require.Error(t, decodeSignal([]byte(`{} {}`), &r))
-	require.Error(t, ValidateRefundID("a/b"))
-	require.NoError(t, ValidateRefundID("R-1"))
 }
 
 func TestFailedRevokeIsRetriedByOperator(t *testing.T) {
 	fixed := false
-	m := &fakeModule{revoke: func(req modules.Request, call int) modules.Result {
+	m := &fakeModule{revoke: func(req modules.Request, call int) contract.Result {
 		if !fixed {
-			return modules.Result{Status: modules.StatusFailure, ErrorType: "Forbidden", Message: "embargo"}
+			return contract.Result{Status: contract.StatusFailure, ErrorType: "Forbidden", Message: "embargo"}
 		}
 		require.Equal(t, "audit", req.Grant["prior_mode"], "the retry revokes with the grant of the fulfillment")
 		return modules.Success(nil)
 	}}
 	env := newEnv(t, m)
-	var broken OrderStatus
+	var broken contract.StatusDocument
 	env.RegisterDelayedCallback(func() {
-		env.SignalWorkflow(SignalRefund, RefundRequest{RefundID: "R-1", LineIDs: []string{"1"}})
+		env.SignalWorkflow(contract.SignalRefund, contract.RefundRequest{RefundID: "R-1", LineIDs: []string{"1"}})
 	}, time.Minute)
 	env.RegisterDelayedCallback(func() {
 		broken = query(t, env)
 		fixed = true
-		env.SignalWorkflow(SignalRetry, RetryRequest{LineIDs: []string{"1"}})
+		env.SignalWorkflow(contract.SignalRetry, contract.RetryRequest{LineIDs: []string{"1"}})
 	}, 2*time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: testOrder(2), Options: fastOpts})
-	var final OrderStatus
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(2), Options: fastOpts})
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, OrderRevocationError, broken.Status)
-	require.Equal(t, LineRevokeFailed, broken.Lines[0].State)
-	require.Equal(t, RefundRevocationError, broken.Refunds[0].State)
-	require.Equal(t, OrderPartiallyRefunded, final.Status)
-	require.Equal(t, LineRevoked, final.Lines[0].State)
-	require.Equal(t, RefundCompleted, final.Refunds[0].State)
-	require.Equal(t, LineRevoked, final.Refunds[0].Lines[0].State)
+	require.Equal(t, contract.OrderRevocationError, broken.Status)
+	require.Equal(t, contract.LineRevokeFailed, broken.Lines[0].State)
+	require.Equal(t, contract.RefundRevocationError, broken.Refunds[0].State)
+	require.Equal(t, contract.OrderPartiallyRefunded, final.Status)
+	require.Equal(t, contract.LineRevoked, final.Lines[0].State)
+	require.Equal(t, contract.RefundCompleted, final.Refunds[0].State)
+	require.Equal(t, contract.LineRevoked, final.Refunds[0].Lines[0].State)
 }
 
 func TestContinuedOrderResumesFromCarriedState(t *testing.T) {
@@ -273,28 +250,28 @@ func TestContinuedOrderResumesFromCarriedState(t *testing.T) {
 	env := newEnv(t, m)
 	o := testOrder(3)
 	ok := modules.Success(map[string]string{"prior_mode": "audit"})
-	failed := modules.Result{Status: modules.StatusFailure, ErrorType: "CourseNotFound"}
-	carry := &OrderCarry{
-		Lines: []LineStatus{
-			{ID: "1", ProductType: "seat", State: LineFulfilled, Result: &ok, Attempts: 1},
-			{ID: "2", ProductType: "seat", State: LinePending},
-			{ID: "3", ProductType: "seat", State: LineFailed, Result: &failed, Attempts: 1, LastError: "CourseNotFound"},
+	failed := contract.Result{Status: contract.StatusFailure, ErrorType: "CourseNotFound"}
+	carry := &contract.OrderCarry{
+		Lines: []contract.LineStatus{
+			{ID: "1", ProductType: "seat", State: contract.LineFulfilled, Result: &ok, Attempts: 1},
+			{ID: "2", ProductType: "seat", State: contract.LinePending},
+			{ID: "3", ProductType: "seat", State: contract.LineFailed, Result: &failed, Attempts: 1, LastError: "CourseNotFound"},
 		},
-		Refunds:  []RefundStatus{},
+		Refunds:  []contract.RefundStatus{},
 		Deadline: env.Now().Add(time.Hour),
 		Seq:      4,
 	}
-	var mid OrderStatus
+	var mid contract.StatusDocument
 	env.RegisterDelayedCallback(func() {
 		mid = query(t, env)
-		env.SignalWorkflow(SignalRetry, nil)
+		env.SignalWorkflow(contract.SignalRetry, nil)
 	}, time.Minute)
-	env.ExecuteWorkflow(OrderWorkflow, OrderInput{Order: o, Options: fastOpts, Carry: carry})
-	var final OrderStatus
+	env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: o, Options: fastOpts, Carry: carry})
+	var final contract.StatusDocument
 	require.NoError(t, env.GetWorkflowResult(&final))
-	require.Equal(t, OrderFulfillmentError, mid.Status)
-	require.Equal(t, LineFulfilled, mid.Lines[1].State, "the pending line ran after the restart")
-	require.Equal(t, OrderFulfilled, final.Status)
+	require.Equal(t, contract.OrderFulfillmentError, mid.Status)
+	require.Equal(t, contract.LineFulfilled, mid.Lines[1].State, "the pending line ran after the restart")
+	require.Equal(t, contract.OrderFulfilled, final.Status)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	require.Zero(t, m.calls["fulfill:1"], "a line fulfilled before continue-as-new is not run again")

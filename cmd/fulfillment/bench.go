@@ -17,9 +17,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/stack"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // benchConfig configures `fulfillment bench`.
@@ -208,9 +208,9 @@ func benchOrder(ctx context.Context, c *api.Client, cfg benchConfig, number stri
 			return 0, fmt.Errorf("status of %s: %w", number, err)
 		}
 		switch st.Status {
-		case workflows.OrderFulfilled:
+		case contract.OrderFulfilled:
 			return time.Since(start), nil
-		case workflows.OrderFulfillmentError:
+		case contract.OrderFulfillmentError:
 			return 0, fmt.Errorf("order %s failed: %+v", number, st.Lines)
 		}
 		if time.Now().After(deadline) {

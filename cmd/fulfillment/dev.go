@@ -11,11 +11,11 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/woocommerce"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // sampleOrder is the order the printed curl places.
@@ -119,7 +119,7 @@ Then read its status:
   curl -sS %s/api/v1/orders/EDX-100042 -H 'Authorization: Bearer %s'
 
 Press Ctrl-C to stop.
-`, s.APIURL, s.UIURL, s.Server.FrontendAddress(), workflows.TaskQueue, s.LMSURL, sandboxNote(cfg), cfg.DataDir,
+`, s.APIURL, s.UIURL, s.Server.FrontendAddress(), contract.TaskQueue, s.LMSURL, sandboxNote(cfg), cfg.DataDir,
 		s.APIToken, s.APIURL, s.APIToken, compact, s.APIURL, s.APIToken)
 }
 
@@ -141,27 +141,27 @@ type orderOptionFlags struct {
 
 func (o *orderOptionFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.IntVar(&o.maxParallel, "max-parallel-lines", workflows.DefaultMaxParallelLines, "lines of one order fulfilled at the same time")
-	f.IntVar(&o.batchSize, "batch-size", workflows.DefaultBatchSize, "orders with more lines are split into child workflows of this many lines")
-	f.DurationVar(&o.retryHorizon, "retry-horizon", workflows.DefaultRetryHorizon, "how long transient LMS errors are retried before a line waits for an operator")
-	f.DurationVar(&o.refundWindow, "refund-window", workflows.DefaultRefundWindow, "how long an order stays open for refunds")
-	f.DurationVar(&o.actTimeout, "line-timeout", workflows.DefaultActivityTimeout, "time limit of one attempt at one line")
+	f.IntVar(&o.maxParallel, "max-parallel-lines", contract.DefaultMaxParallelLines, "lines of one order fulfilled at the same time")
+	f.IntVar(&o.batchSize, "batch-size", contract.DefaultBatchSize, "orders with more lines are split into child workflows of this many lines")
+	f.DurationVar(&o.retryHorizon, "retry-horizon", contract.DefaultRetryHorizon, "how long transient LMS errors are retried before a line waits for an operator")
+	f.DurationVar(&o.refundWindow, "refund-window", contract.DefaultRefundWindow, "how long an order stays open for refunds")
+	f.DurationVar(&o.actTimeout, "line-timeout", contract.DefaultActivityTimeout, "time limit of one attempt at one line")
 }
 
-func (o *orderOptionFlags) options() (workflows.Options, error) {
+func (o *orderOptionFlags) options() (contract.Options, error) {
 	switch {
 	case o.maxParallel < 1:
-		return workflows.Options{}, errors.New("--max-parallel-lines must be at least 1")
+		return contract.Options{}, errors.New("--max-parallel-lines must be at least 1")
 	case o.batchSize < 1 || o.batchSize > 1000:
-		return workflows.Options{}, errors.New("--batch-size must be between 1 and 1000 (Temporal allows 2,000 pending activities per execution)")
+		return contract.Options{}, errors.New("--batch-size must be between 1 and 1000 (Temporal allows 2,000 pending activities per execution)")
 	case o.retryHorizon < time.Minute:
-		return workflows.Options{}, errors.New("--retry-horizon must be at least 1m")
+		return contract.Options{}, errors.New("--retry-horizon must be at least 1m")
 	case o.refundWindow < time.Minute:
-		return workflows.Options{}, errors.New("--refund-window must be at least 1m")
+		return contract.Options{}, errors.New("--refund-window must be at least 1m")
 	case o.actTimeout < time.Second:
-		return workflows.Options{}, errors.New("--line-timeout must be at least 1s")
+		return contract.Options{}, errors.New("--line-timeout must be at least 1s")
 	}
-	return workflows.Options{MaxParallelLines: o.maxParallel, BatchSize: o.batchSize, RetryHorizon: o.retryHorizon,
+	return contract.Options{MaxParallelLines: o.maxParallel, BatchSize: o.batchSize, RetryHorizon: o.retryHorizon,
 		RefundWindow: o.refundWindow, ActivityTimeout: o.actTimeout}, nil
 }
 

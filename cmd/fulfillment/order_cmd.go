@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coursefulfill/fulfillment/api"
-	"github.com/coursefulfill/fulfillment/starter"
+	"github.com/coursefulfill/fulfillment/contract"
 )
 
 // orderCLI holds the flags every order subcommand shares.
@@ -163,7 +163,7 @@ func (o *orderCLI) statusCommand() *cobra.Command {
 			for _, r := range st.Refunds {
 				ids := make([]string, len(r.Lines))
 				for i, l := range r.Lines {
-					ids[i] = l.ID + "=" + l.State
+					ids[i] = l.ID + "=" + string(l.State)
 				}
 				fmt.Fprintf(out, "refund %s: %s [%s]\n", r.RefundID, r.State, strings.Join(ids, ", "))
 			}
@@ -242,7 +242,7 @@ func (o *orderCLI) listCommand() *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "list [--status fulfillment_error]",
-		Short: "List orders, optionally by status (" + strings.Join(starter.OrderStatuses, ", ") + ")",
+		Short: "List orders, optionally by status (" + contract.OrderStateNames() + ")",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.client()
@@ -264,7 +264,7 @@ func (o *orderCLI) listCommand() *cobra.Command {
 			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "ORDER\tSTATUS\tOPEN\tFAILED LINES\tSTARTED\tCOURSES")
 			for _, s := range page.Orders {
-				fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%s\t%s\n", s.OrderNumber, dash(s.Status), s.Running, s.FailedLines,
+				fmt.Fprintf(tw, "%s\t%s\t%t\t%d\t%s\t%s\n", s.OrderNumber, dash(string(s.Status)), s.Running, s.FailedLines,
 					s.StartedAt.Format("2006-01-02 15:04:05"), dash(strings.Join(s.CourseIDs, " ")))
 			}
 			if err := tw.Flush(); err != nil {

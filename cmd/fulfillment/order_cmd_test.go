@@ -11,8 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/starter/startertest"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 func TestOrderCommands(t *testing.T) {
@@ -56,7 +56,7 @@ func TestOrderCommands(t *testing.T) {
 	require.NoError(t, err)
 	require.Contains(t, out, `"duplicate": true`)
 
-	fake.SetLineState("CLI-1", "1", workflows.LineFailed)
+	fake.SetLineState("CLI-1", "1", contract.LineFailed)
 	out, _, err = run("retry", "CLI-1")
 	require.NoError(t, err)
 	require.Contains(t, out, "retrying lines 1")

@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/workflows"
 )
 
 // Fake behaves like *starter.Starter over an in-memory set of orders.
@@ -25,13 +25,13 @@ type Fake struct {
 	mu      sync.Mutex
 	orders  map[string]*fakeOrder
 	starts  int
-	refunds []workflows.RefundRequest
-	retries []workflows.RetryRequest
+	refunds []contract.RefundRequest
+	retries []contract.RetryRequest
 }
 
 type fakeOrder struct {
 	o       order.Order
-	status  workflows.OrderStatus
+	status  contract.StatusDocument
 	refunds map[string]bool
 }
 
@@ -43,14 +43,14 @@ func (f *Fake) Starts() int {
 }
 
 // RefundRequests returns the refunds accepted as new.
-func (f *Fake) RefundRequests() []workflows.RefundRequest {
+func (f *Fake) RefundRequests() []contract.RefundRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.refunds)
 }
 
 // RetryRequests returns the retries accepted.
-func (f *Fake) RetryRequests() []workflows.RetryRequest {
+func (f *Fake) RetryRequests() []contract.RetryRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.retries)
@@ -67,8 +67,8 @@ func (f *Fake) Order(number string) (order.Order, bool) {
 	return fo.o, true
 }
 
-// SetLineState sets a line's state (e.g. workflows.LineFailed).
-func (f *Fake) SetLineState(number, lineID, state string) {
+// SetLineState sets a line's state (e.g. contract.LineFailed).
+func (f *Fake) SetLineState(number, lineID string, state contract.LineState) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fo := f.orders[number]
@@ -77,8 +77,8 @@ func (f *Fake) SetLineState(number, lineID, state string) {
 			fo.status.Lines[i].State = state
 		}
 	}
-	if state == workflows.LineFailed {
-		fo.status.Status = workflows.OrderFulfillmentError
+	if state == contract.LineFailed {
+		fo.status.Status = contract.OrderFulfillmentError
 	}
 }
 
@@ -95,7 +95,7 @@ func (f *Fake) StartOrder(_ context.Context, o order.Order) (starter.StartResult
 	if f.orders == nil {
 		f.orders = map[string]*fakeOrder{}
 	}
-	res := starter.StartResult{OrderNumber: o.Number, WorkflowID: order.WorkflowID(o.Number), RunID: "run-" + o.Number}
+	res := starter.StartResult{OrderNumber: o.Number, WorkflowID: contract.OrderWorkflowID(o.Number), RunID: "run-" + o.Number}
 	if old, ok := f.orders[o.Number]; ok {
 		a, err := json.Marshal(old.o)
 		if err != nil {
@@ -110,9 +110,9 @@ func (f *Fake) StartOrder(_ context.Context, o order.Order) (starter.StartResult
 		}
 		return res, false, nil
 	}
-	st := workflows.OrderStatus{OrderNumber: o.Number, Status: workflows.OrderFulfilling, Refunds: []workflows.RefundStatus{}}
+	st := contract.StatusDocument{OrderNumber: o.Number, Status: contract.OrderFulfilling, Refunds: []contract.RefundStatus{}}
 	for _, l := range o.Lines {
-		st.Lines = append(st.Lines, workflows.LineStatus{ID: l.ID, ProductType: l.ProductType, CourseID: l.CourseID, Mode: l.Mode, State: workflows.LineFulfilled})
+		st.Lines = append(st.Lines, contract.LineStatus{ID: l.ID, ProductType: l.ProductType, CourseID: l.CourseID, Mode: l.Mode, State: contract.LineFulfilled})
 	}
 	f.orders[o.Number] = &fakeOrder{o: o, status: st, refunds: map[string]bool{}}
 	f.starts++
@@ -120,31 +120,31 @@ func (f *Fake) StartOrder(_ context.Context, o order.Order) (starter.StartResult
 }
 
 // Status implements api.Starter.
-func (f *Fake) Status(_ context.Context, number string) (workflows.OrderStatus, error) {
+func (f *Fake) Status(_ context.Context, number string) (contract.StatusDocument, error) {
 	if f.Err != nil {
-		return workflows.OrderStatus{}, f.Err
+		return contract.StatusDocument{}, f.Err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fo, ok := f.orders[number]
 	if !ok {
-		return workflows.OrderStatus{}, fmt.Errorf("order %s: %w", number, starter.ErrNotFound)
+		return contract.StatusDocument{}, fmt.Errorf("order %s: %w", number, starter.ErrNotFound)
 	}
 	return fo.status, nil
 }
 
 // Refund implements api.Starter.
-func (f *Fake) Refund(_ context.Context, number string, req workflows.RefundRequest) (workflows.RefundResult, error) {
+func (f *Fake) Refund(_ context.Context, number string, req contract.RefundRequest) (contract.RefundResult, error) {
 	if f.Err != nil {
-		return workflows.RefundResult{}, f.Err
+		return contract.RefundResult{}, f.Err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fo, ok := f.orders[number]
 	if !ok {
-		return workflows.RefundResult{}, fmt.Errorf("order %s: %w", number, starter.ErrNotFound)
+		return contract.RefundResult{}, fmt.Errorf("order %s: %w", number, starter.ErrNotFound)
 	}
-	res := workflows.RefundResult{RefundID: req.RefundID, WorkflowID: order.RefundWorkflowID(number, req.RefundID)}
+	res := contract.RefundResult{RefundID: req.RefundID, WorkflowID: contract.RefundWorkflowID(number, req.RefundID)}
 	if fo.refunds[req.RefundID] {
 		res.Duplicate = true
 		return res, nil
@@ -156,49 +156,49 @@ func (f *Fake) Refund(_ context.Context, number string, req workflows.RefundRequ
 		}
 	}
 	if len(unknown) > 0 {
-		return workflows.RefundResult{}, fmt.Errorf("refund: %w: %s", starter.ErrUnknownLines, strings.Join(unknown, ", "))
+		return contract.RefundResult{}, fmt.Errorf("refund: %w: %s", starter.ErrUnknownLines, strings.Join(unknown, ", "))
 	}
 	fo.refunds[req.RefundID] = true
 	f.refunds = append(f.refunds, req)
-	fo.status.Refunds = append(fo.status.Refunds, workflows.RefundStatus{RefundID: req.RefundID, WorkflowID: res.WorkflowID, State: workflows.RefundRevoking})
+	fo.status.Refunds = append(fo.status.Refunds, contract.RefundStatus{RefundID: req.RefundID, WorkflowID: res.WorkflowID, State: contract.RefundRevoking})
 	return res, nil
 }
 
 // Retry implements api.Starter.
-func (f *Fake) Retry(_ context.Context, number string, req workflows.RetryRequest) (workflows.RetryResult, error) {
+func (f *Fake) Retry(_ context.Context, number string, req contract.RetryRequest) (contract.RetryResult, error) {
 	if f.Err != nil {
-		return workflows.RetryResult{}, f.Err
+		return contract.RetryResult{}, f.Err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fo, ok := f.orders[number]
 	if !ok {
-		return workflows.RetryResult{}, fmt.Errorf("order %s: %w", number, starter.ErrNotFound)
+		return contract.RetryResult{}, fmt.Errorf("order %s: %w", number, starter.ErrNotFound)
 	}
 	var failed []string
 	for _, l := range fo.status.Lines {
-		if l.State == workflows.LineFailed && (len(req.LineIDs) == 0 || slices.Contains(req.LineIDs, l.ID)) {
+		if l.State == contract.LineFailed && (len(req.LineIDs) == 0 || slices.Contains(req.LineIDs, l.ID)) {
 			failed = append(failed, l.ID)
 		}
 	}
 	for _, id := range req.LineIDs {
 		if !slices.Contains(fo.o.LineIDs(), id) {
-			return workflows.RetryResult{}, fmt.Errorf("retry: %w: %s", starter.ErrUnknownLines, id)
+			return contract.RetryResult{}, fmt.Errorf("retry: %w: %s", starter.ErrUnknownLines, id)
 		}
 	}
 	if len(failed) == 0 {
-		return workflows.RetryResult{}, fmt.Errorf("retry: %w", starter.ErrNothingToRetry)
+		return contract.RetryResult{}, fmt.Errorf("retry: %w", starter.ErrNothingToRetry)
 	}
 	f.retries = append(f.retries, req)
-	return workflows.RetryResult{LineIDs: failed}, nil
+	return contract.RetryResult{LineIDs: failed}, nil
 }
 
 // List implements api.Starter: pages of one order, the token is the index.
-func (f *Fake) List(_ context.Context, status string, pageSize int, token []byte) (starter.Page, error) {
+func (f *Fake) List(_ context.Context, status contract.OrderState, pageSize int, token []byte) (starter.Page, error) {
 	if f.Err != nil {
 		return starter.Page{}, f.Err
 	}
-	if status != "" && !slices.Contains(starter.OrderStatuses, status) {
+	if status != "" && !status.Valid() {
 		return starter.Page{}, fmt.Errorf("list: %w: bad status", starter.ErrInvalidRequest)
 	}
 	f.mu.Lock()
@@ -206,7 +206,7 @@ func (f *Fake) List(_ context.Context, status string, pageSize int, token []byte
 	var all []starter.OrderSummary
 	for n, fo := range f.orders {
 		if status == "" || fo.status.Status == status {
-			all = append(all, starter.OrderSummary{OrderNumber: n, WorkflowID: order.WorkflowID(n), Status: fo.status.Status, Running: true})
+			all = append(all, starter.OrderSummary{OrderNumber: n, WorkflowID: contract.OrderWorkflowID(n), Status: fo.status.Status, Running: true})
 		}
 	}
 	slices.SortFunc(all, func(a, b starter.OrderSummary) int { return strings.Compare(a.OrderNumber, b.OrderNumber) })

@@ -1,0 +1,96 @@
+package contract
+
+import (
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/coursefulfill/fulfillment/order"
+)
+
+// TaskQueue is the task queue the fulfillment worker polls.
+const TaskQueue = "fulfillment"
+
+// Workflow type names, as registered by the worker and started by name.
+const (
+	WorkflowOrder  = "OrderWorkflow"
+	WorkflowRevoke = "RevokeWorkflow"
+	WorkflowLines  = "LinesWorkflow"
+)
+
+// Activity type names, as registered by the worker and scheduled by the
+// workflows.
+const (
+	ActivityFulfillLine = "FulfillLine"
+	ActivityRevokeLine  = "RevokeLine"
+)
+
+// Action is what is done to a line: fulfill it or revoke it.
+type Action string
+
+// Line actions.
+const (
+	ActionFulfill Action = "fulfill"
+	ActionRevoke  Action = "revoke"
+)
+
+// Activity returns the name of the activity that performs a.
+func (a Action) Activity() string {
+	if a == ActionRevoke {
+		return ActivityRevokeLine
+	}
+	return ActivityFulfillLine
+}
+
+// Valid reports whether a is a known action.
+func (a Action) Valid() bool { return a == ActionFulfill || a == ActionRevoke }
+
+// Names of the order workflow's query, signals and updates. The signals are
+// what an operator can send from the Temporal Web UI; the updates (same names)
+// are what the API uses, so its caller learns at once whether the request was
+// accepted. A RevokeWorkflow answers the same status query with its
+// RevokeResult.
+const (
+	QueryStatus  = "status"
+	SignalRetry  = "retry"
+	UpdateRetry  = "retry"
+	SignalRefund = "refund"
+	UpdateRefund = "refund"
+)
+
+// Signals between an order workflow and its batch children (LinesWorkflow).
+// They are plumbing, not operator requests.
+const (
+	// SignalCancelLines asks a batch to stop some of its lines (they were
+	// refunded); payload: a list of line ids.
+	SignalCancelLines = "cancel-lines"
+	// SignalLineOutcomes carries outcomes of lines from a batch to its
+	// parent; payload: a list of line outcomes.
+	SignalLineOutcomes = "line-outcomes"
+)
+
+// Search attribute names, registered on every start. None holds personal
+// data: search attributes are never encrypted.
+const (
+	SearchAttrOrderNumber = "OrderNumber"
+	SearchAttrOrderStatus = "OrderStatus"
+	SearchAttrCourseIDs   = "CourseIds"
+	SearchAttrFailedLines = "FailedLines"
+)
+
+// Typed keys of the search attributes, for the workflows and for whoever
+// starts or lists them.
+var (
+	OrderNumberKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderNumber)
+	OrderStatusKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderStatus)
+	CourseIDsKey   = temporal.NewSearchAttributeKeyKeywordList(SearchAttrCourseIDs)
+	FailedLinesKey = temporal.NewSearchAttributeKeyInt64(SearchAttrFailedLines)
+)
+
+// maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.
+const maxCourseIDsAttr = 50
+
+// CourseIDsAttr is the value of the CourseIds search attribute of an order:
+// its course ids, at most 50 of them (visibility limits a value's size).
+func CourseIDsAttr(o order.Order) []string {
+	ids := o.CourseIDs()
+	return ids[:min(len(ids), maxCourseIDsAttr)]
+}

@@ -1,0 +1,154 @@
+package contract
+
+import (
+	"slices"
+	"strings"
+	"time"
+)
+
+// OrderState is an order's state as a whole: the "status" of its status
+// document and the OrderStatus search attribute.
+type OrderState string
+
+// Order states.
+const (
+	OrderFulfilling        OrderState = "fulfilling"
+	OrderFulfilled         OrderState = "fulfilled"
+	OrderFulfillmentError  OrderState = "fulfillment_error"
+	OrderPartiallyRefunded OrderState = "partially_refunded"
+	OrderRefunded          OrderState = "refunded"
+	OrderRevocationError   OrderState = "revocation_error"
+)
+
+// OrderStates lists every order state, for filters and their validation.
+var OrderStates = []OrderState{
+	OrderFulfilling, OrderFulfilled, OrderFulfillmentError,
+	OrderPartiallyRefunded, OrderRefunded, OrderRevocationError,
+}
+
+// LineState is one line's state, in the order and in a refund.
+type LineState string
+
+// Line states.
+const (
+	LinePending             LineState = "pending"
+	LineFulfilling          LineState = "fulfilling"
+	LineRetrying            LineState = "retrying"
+	LineFulfilled           LineState = "fulfilled"
+	LineFailed              LineState = "failed"
+	LineRevoking            LineState = "revoking"
+	LineRevoked             LineState = "revoked"
+	LineRevokeFailed        LineState = "revoke_failed"
+	LineRefundedUnfulfilled LineState = "refunded_unfulfilled"
+)
+
+// NeedsOperator reports whether a line in state s waits for an operator.
+func (s LineState) NeedsOperator() bool { return s == LineFailed || s == LineRevokeFailed }
+
+// RefundState is one refund's state.
+type RefundState string
+
+// Refund states.
+const (
+	RefundRevoking        RefundState = "revoking"
+	RefundCompleted       RefundState = "completed"
+	RefundRevocationError RefundState = "revocation_error"
+)
+
+// LineStatus is one line in the status document.
+type LineStatus struct {
+	ID          string    `json:"id"`
+	ProductType string    `json:"product_type"`
+	CourseID    string    `json:"course_id,omitempty"`
+	Mode        string    `json:"mode,omitempty"`
+	State       LineState `json:"state"`
+	// Result is the module's last answer for this line's fulfillment.
+	Result *Result `json:"result,omitempty"`
+	// Attempts counts module calls for the current action.
+	Attempts  int    `json:"attempts"`
+	LastError string `json:"last_error,omitempty"`
+	// RefundID names the refund that covers this line, if any.
+	RefundID string `json:"refund_id,omitempty"`
+}
+
+// RefundLine is one line of one refund.
+type RefundLine struct {
+	ID     string    `json:"id"`
+	State  LineState `json:"state"`
+	Result *Result   `json:"result,omitempty"`
+}
+
+// RefundStatus is one refund in the status document.
+type RefundStatus struct {
+	RefundID   string       `json:"refund_id"`
+	WorkflowID string       `json:"workflow_id"`
+	State      RefundState  `json:"state"`
+	Lines      []RefundLine `json:"lines"`
+}
+
+// StatusDocument is an order's status record: the answer of the order
+// workflow's status query and, once the order closed, its result.
+type StatusDocument struct {
+	OrderNumber string         `json:"order_number"`
+	Status      OrderState     `json:"status"`
+	Lines       []LineStatus   `json:"lines"`
+	Refunds     []RefundStatus `json:"refunds"`
+	// Closed is true in the final document, after the refund window.
+	Closed bool `json:"closed"`
+	// RefundWindowEndsAt is when the order workflow closes.
+	RefundWindowEndsAt time.Time `json:"refund_window_ends_at,omitempty"`
+}
+
+// DeriveOrderState is the state an order's lines and refunds add up to. The
+// order workflow and the starter (for refunds after close) both use it.
+func DeriveOrderState(lines []LineStatus, refunds []RefundStatus) OrderState {
+	has := func(states ...LineState) bool {
+		for _, l := range lines {
+			if slices.Contains(states, l.State) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has(LineRevokeFailed):
+		return OrderRevocationError
+	case has(LineFailed):
+		return OrderFulfillmentError
+	case has(LinePending, LineFulfilling, LineRetrying):
+		return OrderFulfilling
+	case len(refunds) == 0:
+		return OrderFulfilled
+	}
+	// Refunded means every line is covered by a refund; each line's state
+	// tells how far its revoke has come.
+	for _, l := range lines {
+		if l.RefundID == "" {
+			return OrderPartiallyRefunded
+		}
+	}
+	return OrderRefunded
+}
+
+// RefundStateOf is the state of a refund whose revokes ended with lines.
+func RefundStateOf(lines []RefundLine) RefundState {
+	for _, l := range lines {
+		if l.State == LineRevokeFailed {
+			return RefundRevocationError
+		}
+	}
+	return RefundCompleted
+}
+
+// Valid reports whether s is one of OrderStates.
+func (s OrderState) Valid() bool { return slices.Contains(OrderStates, s) }
+
+// OrderStateNames returns the order states as "a, b, c", for messages and
+// help texts.
+func OrderStateNames() string {
+	names := make([]string, len(OrderStates))
+	for i, s := range OrderStates {
+		names[i] = string(s)
+	}
+	return strings.Join(names, ", ")
+}

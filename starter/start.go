@@ -1,0 +1,135 @@
+package starter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/order"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+)
+
+// StartResult names the workflow that fulfills an order.
+type StartResult struct {
+	OrderNumber string `json:"order_number"`
+	WorkflowID  string `json:"workflow_id"`
+	RunID       string `json:"run_id"`
+}
+
+// StartOrder starts the order's workflow unless it already exists. created
+// is false when an order with the same number and the same content was
+// started before (running or closed); an order with the same number and
+// different content fails with ErrConflict. Concurrent calls with the same
+// order start exactly one workflow: Temporal rejects every start but one by
+// workflow ID.
+func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, bool, error) {
+	if err := o.Validate(s.cfg.Mapped); err != nil {
+		return StartResult{}, false, err
+	}
+	id := contract.OrderWorkflowID(o.Number)
+	res := StartResult{OrderNumber: o.Number, WorkflowID: id}
+	sa := []temporal.SearchAttributeUpdate{
+		contract.OrderNumberKey.ValueSet(o.Number),
+		contract.OrderStatusKey.ValueSet(string(contract.OrderFulfilling)),
+	}
+	if ids := contract.CourseIDsAttr(o); len(ids) > 0 {
+		sa = append(sa, contract.CourseIDsKey.ValueSet(ids))
+	}
+	opts := client.StartWorkflowOptions{
+		ID:        id,
+		TaskQueue: s.cfg.TaskQueue,
+		// Reject-duplicate keeps a closed order from ever running again; the
+		// fail conflict policy plus ErrorWhenAlreadyStarted tells us that the
+		// workflow existed, which use-existing would hide, and we need to
+		// know it to answer 200 instead of 202 and to compare contents.
+		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
+		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
+		StaticSummary:                            "order " + o.Number,
+	}
+	in := contract.OrderInput{Order: o, Options: s.cfg.Options}
+	run, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowOrder, in)
+	if err == nil {
+		res.RunID = run.GetRunID()
+		return res, true, nil
+	}
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if !errors.As(err, &started) {
+		return StartResult{}, false, classify(err, "start order "+o.Number)
+	}
+	res.RunID = started.RunId
+	firstRun := started.FirstExecutionRunId
+	if firstRun == "" {
+		firstRun = started.RunId
+	}
+	existing, err := s.input(ctx, id, firstRun)
+	if err != nil {
+		return StartResult{}, false, err
+	}
+	same, err := sameContent(existing.Order, o)
+	if err != nil {
+		return StartResult{}, false, err
+	}
+	if !same {
+		return StartResult{}, false, wrap(ErrConflict, "start order "+o.Number,
+			fmt.Errorf("order %s was already submitted with different content", o.Number))
+	}
+	return res, false, nil
+}
+
+// canonical renders the parts of an order that define "the same order":
+// line order and the placed_at time zone are not significant.
+func canonical(o order.Order) ([]byte, error) {
+	o.Lines = slices.Clone(o.Lines)
+	sort.SliceStable(o.Lines, func(i, j int) bool { return o.Lines[i].ID < o.Lines[j].ID })
+	o.PlacedAt = o.PlacedAt.UTC()
+	b, err := json.Marshal(o)
+	if err != nil {
+		return nil, fmt.Errorf("canonical order: %w", err)
+	}
+	return b, nil
+}
+
+func sameContent(a, b order.Order) (bool, error) {
+	ca, err := canonical(a)
+	if err != nil {
+		return false, err
+	}
+	cb, err := canonical(b)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(ca, cb), nil
+}
+
+// input reads the OrderInput a workflow run was started with from the first
+// event of its history.
+func (s *Starter) input(ctx context.Context, workflowID, runID string) (contract.OrderInput, error) {
+	var in contract.OrderInput
+	it := s.c.GetWorkflowHistory(ctx, workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	if !it.HasNext() {
+		return in, wrap(ErrNotFound, "read order input", fmt.Errorf("workflow %s has no history", workflowID))
+	}
+	ev, err := it.Next()
+	if err != nil {
+		return in, classify(err, "read history of "+workflowID)
+	}
+	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
+	if attrs == nil {
+		return in, fmt.Errorf("read history of %s: first event is %s, not a start", workflowID, ev.GetEventType())
+	}
+	if err := s.cfg.DataConverter.FromPayloads(attrs.GetInput(), &in); err != nil {
+		return in, fmt.Errorf("decode input of %s: %w", workflowID, err)
+	}
+	return in, nil
+}

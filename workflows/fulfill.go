@@ -1,0 +1,87 @@
+package workflows
+
+import (
+	"fmt"
+
+	"github.com/coursefulfill/fulfillment/contract"
+	"go.temporal.io/sdk/workflow"
+)
+
+// fulfill starts fulfilling the given lines in the background.
+func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
+	items := make([]LineItem, 0, len(ids))
+	batched := len(ids) > w.opts.BatchSize
+	for _, id := range ids {
+		l := w.line(id)
+		// Lines of a large order run inside batch children, whose own
+		// status query shows each line's progress.
+		l.State = contract.LinePending
+		if batched {
+			l.State = contract.LineFulfilling
+		}
+		w.inFlight[id] = true
+		items = append(items, LineItem{Line: w.orderLine(id)})
+	}
+	w.seq++
+	// "~" cannot appear in order numbers or refund ids: no collisions.
+	prefix := fmt.Sprintf("%s~fulfill-%d", contract.OrderWorkflowID(w.in.Order.Number), w.seq)
+	w.active++
+	w.publish(ctx)
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.active-- }()
+		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, contract.ActionFulfill, prefix, items, lineHooks{
+			queued: func(id string, stop func()) bool {
+				if w.line(id).RefundID != "" {
+					return false
+				}
+				w.cancels[id] = stop
+				return true
+			},
+			started: func(id string) {
+				w.line(id).State = contract.LineFulfilling
+				w.publish(ctx)
+			},
+			retrying: func(id string, r contract.Result, attempts int) {
+				l := w.line(id)
+				res := r
+				l.State, l.Result, l.Attempts, l.LastError = contract.LineRetrying, &res, l.Attempts+attempts, r.ErrorText()
+				w.publish(ctx)
+			},
+			done: func(out LineOutcome) { w.lineDone(ctx, out) },
+		})
+	})
+}
+
+// lineDone records the outcome of one line's fulfillment. An outcome can
+// arrive twice for a line in a batch (early, for a refund, and with the
+// batch's result): only the first counts.
+func (w *orderRun) lineDone(ctx workflow.Context, out LineOutcome) {
+	l := w.line(out.ID)
+	if l == nil || !w.inFlight[out.ID] {
+		return
+	}
+	delete(w.inFlight, out.ID)
+	delete(w.cancels, out.ID)
+	if out.Result.Status == statusCanceled {
+		if l.RefundID != "" {
+			// Stopped by a refund, which decides the line's state.
+			return
+		}
+		out.Result = contract.Result{Status: contract.StatusFailure, ErrorType: contract.ErrorTypeLineCanceled,
+			Message: "fulfillment was cancelled before the line succeeded"}
+	}
+	res := out.Result
+	l.Result = &res
+	// Attempts shown while retrying are already counted.
+	if l.State == contract.LineRetrying {
+		l.Attempts += out.Attempts - firstRoundAttempts
+	} else {
+		l.Attempts += out.Attempts
+	}
+	if res.OK() {
+		l.State, l.LastError = contract.LineFulfilled, ""
+	} else {
+		l.State, l.LastError = contract.LineFailed, res.ErrorText()
+	}
+	w.publish(ctx)
+}

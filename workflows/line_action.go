@@ -1,0 +1,128 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/contract"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// firstRoundAttempts is how many attempts run before a line is shown as
+// retrying with its last error. One: support sees an LMS problem at once,
+// even when the LMS asks (Retry-After) for a long wait before the next try.
+const firstRoundAttempts = 1
+
+// lineRun is what one fulfill or revoke of one line ended with.
+type lineRun struct {
+	Result   contract.Result
+	Attempts int
+	// Canceled is true when the action was stopped before it succeeded
+	// (a refund arrived for a line still being fulfilled).
+	Canceled bool
+}
+
+// runLineAction runs one module action for one line until it succeeds, fails
+// permanently, or its transient errors outlast the retry horizon. Retries are
+// Temporal's: a first attempt, then, once the line is shown as retrying with
+// that attempt's error and after the backoff (or the LMS's Retry-After), one
+// long round of attempts bounded by the horizon. Each round costs a handful
+// of history events however many attempts it makes.
+func runLineAction(ctx workflow.Context, opts contract.Options, action contract.Action, in activities.LineInput, retrying func(contract.Result, int)) lineRun {
+	started := workflow.Now(ctx)
+	policy := &temporal.RetryPolicy{
+		InitialInterval:    opts.InitialRetryInterval,
+		BackoffCoefficient: 2,
+		MaximumInterval:    opts.MaxRetryInterval,
+		MaximumAttempts:    firstRoundAttempts,
+	}
+	ao := workflow.ActivityOptions{
+		StartToCloseTimeout: opts.ActivityTimeout,
+		RetryPolicy:         policy,
+		WaitForCancellation: true,
+	}
+	attempts := 0
+	var last contract.Result
+	for round := 1; ; round++ {
+		if round > 1 {
+			// The first round's single attempt leaves no room for
+			// Temporal's own backoff: wait here, as the LMS asked or one
+			// backoff step.
+			gap := opts.InitialRetryInterval
+			if last.RetryAfterSeconds > 0 {
+				gap = time.Duration(last.RetryAfterSeconds) * time.Second
+			}
+			if err := workflow.Sleep(ctx, gap); err != nil {
+				return lineRun{Result: last, Attempts: attempts, Canceled: true}
+			}
+			remaining := opts.RetryHorizon - workflow.Now(ctx).Sub(started)
+			if remaining <= 0 {
+				break
+			}
+			policy.MaximumAttempts = 0
+			policy.InitialInterval = min(opts.InitialRetryInterval*2, opts.MaxRetryInterval)
+			ao.ScheduleToCloseTimeout = remaining
+			// The activity's own backoff goes on from where round 1 ended.
+			in.AttemptOffset = attempts
+		}
+		// A readable activity ID lets the API match a pending attempt
+		// (its live attempt count and last failure) to its line.
+		ao.ActivityID = contract.LineActivityID(action, in.Line.ID, round)
+		actx := workflow.WithActivityOptions(ctx, ao)
+		var out activities.LineOutcome
+		err := workflow.ExecuteActivity(actx, action.Activity(), in).Get(actx, &out)
+		if err == nil {
+			return lineRun{Result: out.Result, Attempts: attempts + out.Attempt}
+		}
+		failed, attempt, ok := outcomeOf(err)
+		switch {
+		case ok:
+			last = failed
+			attempts += attempt
+		case temporal.IsCanceledError(err):
+			return lineRun{Result: last, Attempts: attempts, Canceled: true}
+		default:
+			// No module answer: the attempt hung past its time limit, or the
+			// worker failed it. At least one attempt ran.
+			last = contract.Result{Status: contract.StatusFailure, ErrorType: contract.ErrorTypeAttemptTimedOut, Message: err.Error(), Retryable: true}
+			attempts++
+		}
+		if ctx.Err() != nil {
+			return lineRun{Result: last, Attempts: attempts, Canceled: true}
+		}
+		if !last.Retryable {
+			return lineRun{Result: last, Attempts: attempts}
+		}
+		if round > 1 {
+			break
+		}
+		if retrying != nil {
+			retrying(last, attempts)
+		}
+	}
+	gaveUp := last
+	gaveUp.Retryable = false
+	gaveUp.ErrorType = contract.ErrorTypeRetryHorizonExceeded
+	gaveUp.Message = fmt.Sprintf("gave up within the retry horizon of %s; last error %s: %s", opts.RetryHorizon, last.ErrorType, last.Message)
+	return lineRun{Result: gaveUp, Attempts: attempts}
+}
+
+func backoff(opts contract.Options) *activities.Backoff {
+	return &activities.Backoff{Initial: opts.InitialRetryInterval, Max: opts.MaxRetryInterval}
+}
+
+// outcomeOf digs the module's answer out of a failed activity.
+func outcomeOf(err error) (contract.Result, int, bool) {
+	var appErr *temporal.ApplicationError
+	if !errors.As(err, &appErr) || !appErr.HasDetails() {
+		return contract.Result{}, 0, false
+	}
+	var out activities.LineOutcome
+	if appErr.Details(&out) != nil || out.Result.Status == "" {
+		return contract.Result{}, 0, false
+	}
+	return out.Result, out.Attempt, true
+}
