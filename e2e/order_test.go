@@ -11,6 +11,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 )
 
@@ -102,7 +103,7 @@ func TestPermanentErrorWaitsForOperatorThenRetryFulfills(t *testing.T) {
 	st := waitStatus(t, number, contract.OrderFulfillmentError, 10*time.Second)
 	require.Equal(t, contract.LineFailed, st.Lines[0].State)
 	require.Equal(t, "failure", st.Lines[0].Result.Status)
-	require.Equal(t, "CourseNotFound", st.Lines[0].Result.ErrorType)
+	require.Equal(t, contract.ErrorType(lms.TypeCourseNotFound), st.Lines[0].Result.ErrorType)
 	require.Equal(t, 1, st.Lines[0].Attempts, "permanent errors are not retried")
 	require.Equal(t, contract.LineFulfilled, st.Lines[1].State)
 	visible(t, `OrderStatus="fulfillment_error" AND FailedLines=1`, contract.OrderWorkflowID(number))
