@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -15,6 +17,8 @@ import (
 // recordHistory saves the workflow's history under workflows/testdata when
 // RECORD_HISTORIES=1, for the replay tests that guard running orders against
 // non-deterministic changes. Normal runs only check the history is readable.
+// A recording never replaces an older one: when <name>.json exists, the new
+// one is added as <name>_<UTC time>.json, and both keep replaying.
 func recordHistory(t *testing.T, workflowID, name string) {
 	t.Helper()
 	iter := shared.Client.GetWorkflowHistory(context.Background(), workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
@@ -30,5 +34,12 @@ func recordHistory(t *testing.T, workflowID, name string) {
 	}
 	data, err := protojson.MarshalOptions{Indent: "  "}.Marshal(&h)
 	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join("..", "workflows", "testdata", name+".json"), data, 0o644))
+	path := filepath.Join("..", "workflows", "testdata", name+".json")
+	if _, err := os.Stat(path); err == nil {
+		path = filepath.Join("..", "workflows", "testdata", name+"_"+time.Now().UTC().Format("20060102T150405")+".json")
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	require.NoError(t, err, "histories are added, never recorded over")
+	_, err = f.Write(data)
+	require.NoError(t, errors.Join(err, f.Close()))
 }

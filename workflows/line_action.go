@@ -69,8 +69,9 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			in.AttemptOffset = attempts
 		}
 		// A readable activity ID lets the API match a pending attempt
-		// (its live attempt count and last failure) to its line.
-		ao.ActivityID = contract.LineActivityID(action, in.Line.ID, round)
+		// (its live attempt count and last failure) to its line; runs of
+		// older code keep the SDK's default.
+		ao.ActivityID = lineActivityID(ctx, action, in.Line.ID, round)
 		actx := workflow.WithActivityOptions(ctx, ao)
 		var out activities.LineOutcome
 		err := workflow.ExecuteActivity(actx, action.Activity(), in).Get(actx, &out)
@@ -125,4 +126,42 @@ func outcomeOf(err error) (contract.Result, int, bool) {
 		return contract.Result{}, 0, false
 	}
 	return out.Result, out.Attempt, true
+}
+
+// changeLineActivityIDs gates the readable line activity IDs
+// (contract.LineActivityID). Before them (up to 541de13) a line's activity
+// had the SDK's default ID, the event ID of its scheduling. They came in
+// 4f36fe3 without a gate, so runs without the marker exist with either ID.
+const changeLineActivityIDs = "line-activity-ids"
+
+// sdkDefaultActivityIDBuilds are the Build IDs of workers that scheduled line
+// activities with the SDK's default ID and without the line-activity-ids
+// marker. A run without the marker cannot tell by its version which ID its
+// activities have: GetVersion answers DefaultVersion both for runs of code
+// before 4f36fe3 (default IDs) and for runs of 4f36fe3 up to the gate
+// (readable IDs). The Build ID of the worker that completed a workflow task
+// is in its WorkflowTaskCompleted event, and the SDK hands it back on replay
+// (GetCurrentBuildID, safe for branching), so it tells the two apart.
+// Unlisted builds without the marker get readable IDs, as 4f36fe3 gave them.
+// A deployment that ran code before 4f36fe3 lists its workers' Build IDs
+// here (workerVersion.buildId of the WorkflowTaskCompleted events of any of
+// its runs of that time). Read-only.
+var sdkDefaultActivityIDBuilds = map[string]bool{
+	// Recorded at 0e89bd9 (testdata/v0e89bd9_*.json), two sessions.
+	"eed4ee02f4508726944396ca145e38d2": true,
+	"a9ee0bdbbd03263cada11aae808f62f2": true,
+	// Recorded at 0141bdd (testdata/v0141bdd_*.json).
+	"74a612ead75409f2c4a1daebe30f7cd8": true,
+}
+
+// lineActivityID is the ID to schedule one round of one action on one line
+// with: contract.LineActivityID, or "" (the SDK's default) in a run without
+// the line-activity-ids marker whose current workflow task was completed by
+// a build of the time before readable IDs.
+func lineActivityID(ctx workflow.Context, action contract.Action, lineID string, round int) string {
+	if workflow.GetVersion(ctx, changeLineActivityIDs, workflow.DefaultVersion, 1) == workflow.DefaultVersion &&
+		sdkDefaultActivityIDBuilds[workflow.GetInfo(ctx).GetCurrentBuildID()] {
+		return ""
+	}
+	return contract.LineActivityID(action, lineID, round)
 }
