@@ -238,7 +238,7 @@ func TestRefunds(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.code, string(r.body))
 	var got api.RefundAccepted
 	require.NoError(t, json.Unmarshal(r.body, &got))
-	require.Equal(t, "order-R-1-refund-rf-1", got.WorkflowID)
+	require.Equal(t, "order-R-1~refund-rf-1", got.WorkflowID)
 	require.False(t, got.Duplicate)
 
 	r = e.post("/api/v1/orders/R-1/refunds", `{"refund_id":"rf-1","line_ids":["1"]}`)

@@ -1,6 +1,7 @@
 package contract_test
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -37,8 +38,10 @@ func TestDeriveOrderState(t *testing.T) {
 		{contract.OrderFulfillmentError, lines(contract.LineFailed, contract.LineRetrying), nil},
 		{contract.OrderRevocationError, lines("R:revoke_failed", contract.LineFailed), r},
 		{contract.OrderPartiallyRefunded, lines("R:revoked", contract.LineFulfilled), r},
-		{contract.OrderPartiallyRefunded, lines("R:revoking", contract.LineFulfilled), r},
-		{contract.OrderRefunded, lines("R:revoking", "R:revoked"), r},
+		{contract.OrderRefunding, lines("R:revoking", contract.LineFulfilled), r},
+		{contract.OrderRefunding, lines("R:revoking", "R:revoked"), r},
+		{contract.OrderRefunding, lines("R:refunded_unfulfilled"), []contract.RefundStatus{{RefundID: "R", State: contract.RefundRevoking}}},
+		{contract.OrderRefunded, lines("R:refunded_unfulfilled"), []contract.RefundStatus{{RefundID: "R", State: contract.RefundCompleted}}},
 		{contract.OrderRefunded, lines("R:revoked", "R:refunded_unfulfilled"), r},
 	}
 	for _, c := range cases {
@@ -143,8 +146,10 @@ func TestIDs(t *testing.T) {
 	n, ok := contract.OrderNumberOf("order-A1")
 	require.True(t, ok)
 	require.Equal(t, "A1", n)
-	require.Equal(t, "order-A1-refund-R", contract.RefundWorkflowID("A1", "R"))
-	require.Equal(t, "order-A1-refund-R~retry-3", contract.RevokeWorkflowID(contract.RevokeInput{OrderNumber: "A1", RefundID: "R", Retry: 3}))
+	require.Equal(t, "order-A1~refund-R", contract.RefundWorkflowID("A1", "R"))
+	require.Equal(t, "order-A1-refund-R", contract.LegacyRefundWorkflowID("A1", "R"))
+	require.Equal(t, "order-A1~refund-R~retry-3", contract.RevokeRetryWorkflowID(contract.RefundWorkflowID("A1", "R"), 3))
+	require.Equal(t, "order-A1~late-refunds", contract.LateRefundsWorkflowID("A1"))
 	id := contract.LineActivityID(contract.ActionRevoke, "7", 2)
 	require.Equal(t, "revoke/7/r2", id)
 	a, l, ok := contract.ParseLineActivityID(id)
@@ -155,4 +160,45 @@ func TestIDs(t *testing.T) {
 	require.False(t, ok)
 	require.Equal(t, contract.ActivityRevokeLine, contract.ActionRevoke.Activity())
 	require.Equal(t, contract.ActivityFulfillLine, contract.ActionFulfill.Activity())
+}
+
+// No two (order, refund) pairs share a refund workflow ID, however their
+// order numbers and refund ids are chosen within what the API accepts; the
+// ID parses back to its pair, also with a retry or batch suffix.
+func TestRefundWorkflowIDsNeverCollide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	// Fragments that made the legacy scheme collide, and the separators.
+	parts := []string{"refund", "-refund-", "-refund", "refund-", "-", ".", "_", "R", "1", "X", "order-", "a", ":", "+"}
+	gen := func(allowed func(string) bool) string {
+		for {
+			var b strings.Builder
+			for n := 1 + rng.IntN(5); n > 0; n-- {
+				b.WriteString(parts[rng.IntN(len(parts))])
+			}
+			if s := b.String(); allowed(s) {
+				return s
+			}
+		}
+	}
+	// Order numbers as the API accepts them (IsNumber reserves "-refund-"
+	// for the legacy scheme; the new scheme does not rely on it).
+	validNumber := func(s string) bool { return order.IsNumber(strings.ReplaceAll(s, "-refund-", "-x-")) }
+	validRefund := func(s string) bool { return contract.ValidateRefundID(s) == nil }
+	seen := map[string][2]string{}
+	for range 20000 {
+		n, r := gen(validNumber), gen(validRefund)
+		id := contract.RefundWorkflowID(n, r)
+		if prev, ok := seen[id]; ok {
+			require.Equal(t, prev, [2]string{n, r}, "two refunds share workflow ID %s", id)
+		}
+		seen[id] = [2]string{n, r}
+		for _, wid := range []string{id, contract.RevokeRetryWorkflowID(id, 2), id + "~batch-0"} {
+			gn, gr, ok := contract.ParseRefundWorkflowID(wid)
+			require.True(t, ok, wid)
+			require.Equal(t, [2]string{n, r}, [2]string{gn, gr}, wid)
+		}
+	}
+	// The pair that collided in the legacy scheme.
+	require.Equal(t, contract.LegacyRefundWorkflowID("X", "refund-1"), contract.LegacyRefundWorkflowID("X-refund", "1"))
+	require.NotEqual(t, contract.RefundWorkflowID("X", "refund-1"), contract.RefundWorkflowID("X-refund", "1"))
 }

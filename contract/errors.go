@@ -48,6 +48,9 @@ const (
 	ErrorTypeAlreadyRefunded ErrorType = "AlreadyRefunded"
 	// ErrorTypeBadRequest: the request itself is malformed (refund id).
 	ErrorTypeBadRequest ErrorType = "BadRequest"
+	// ErrorTypeOrderCancelled: the order was cancelled; it takes refunds
+	// but no retries.
+	ErrorTypeOrderCancelled ErrorType = "OrderCancelled"
 )
 
 // Rejection is a request the order refuses, with the type callers act on.

@@ -16,19 +16,46 @@ func OrderNumberOf(workflowID string) (string, bool) {
 }
 
 // RefundWorkflowID returns the ID of the workflow that revokes the lines of
-// one refund of an order.
+// one refund of an order: "order-<number>~refund-<refund id>". "~" can appear
+// in neither an order number nor a refund id, so no two (order, refund)
+// pairs share an ID (ParseRefundWorkflowID inverts it).
 func RefundWorkflowID(number, refundID string) string {
+	return OrderWorkflowID(number) + "~refund-" + refundID
+}
+
+// ParseRefundWorkflowID returns the order number and refund id of a
+// RefundWorkflowID, also one with a suffix ("~retry-<n>", "~batch-<k>").
+func ParseRefundWorkflowID(id string) (number, refundID string, ok bool) {
+	rest, ok := OrderNumberOf(id)
+	if !ok {
+		return "", "", false
+	}
+	number, rest, ok = strings.Cut(rest, "~refund-")
+	if !ok || number == "" || strings.Contains(number, "~") {
+		return "", "", false
+	}
+	refundID, _, _ = strings.Cut(rest, "~")
+	return number, refundID, refundID != ""
+}
+
+// LegacyRefundWorkflowID is the refund workflow ID of earlier versions,
+// "order-<number>-refund-<refund id>", which two (order, refund) pairs could
+// share. Orders that were running when the scheme changed keep it, and
+// refunds started with it are still found.
+func LegacyRefundWorkflowID(number, refundID string) string {
 	return OrderWorkflowID(number) + "-refund-" + refundID
 }
 
-// RevokeWorkflowID is the ID of the RevokeWorkflow for in: the refund's
-// workflow ID, with "~retry-<n>" for an operator's retry of failed revokes.
-func RevokeWorkflowID(in RevokeInput) string {
-	id := RefundWorkflowID(in.OrderNumber, in.RefundID)
-	if in.Retry > 0 {
-		id += fmt.Sprintf("~retry-%d", in.Retry)
-	}
-	return id
+// RevokeRetryWorkflowID is the ID of an operator's n-th retry of the failed
+// revokes of the refund whose workflow ID is refundWorkflowID.
+func RevokeRetryWorkflowID(refundWorkflowID string, n int) string {
+	return fmt.Sprintf("%s~retry-%d", refundWorkflowID, n)
+}
+
+// LateRefundsWorkflowID is the ID of the workflow that takes an order's
+// refunds once the order workflow has closed: "order-<number>~late-refunds".
+func LateRefundsWorkflowID(number string) string {
+	return OrderWorkflowID(number) + "~late-refunds"
 }
 
 // LineActivityID is the activity ID of one round of one action on one line:

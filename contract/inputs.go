@@ -21,6 +21,28 @@ type OrderCarry struct {
 	Refunds  []RefundStatus `json:"refunds"`
 	Deadline time.Time      `json:"deadline"`
 	Seq      int            `json:"seq"`
+	// IgnoredRequests are the signals the order did not act on.
+	IgnoredRequests []IgnoredRequest `json:"ignored_requests,omitempty"`
+}
+
+// LateRefundWindow is how long after its order closed a LateRefundsWorkflow
+// takes refunds of lines not refunded yet: as long as Temporal keeps a
+// closed order by default (a year and a day).
+const LateRefundWindow = 366 * 24 * time.Hour
+
+// LateRefundsInput starts the LateRefundsWorkflow of a closed order: the one
+// execution that takes the order's refunds (and retries of their revokes)
+// once the order workflow has closed, so each line is refunded at most once.
+type LateRefundsInput struct {
+	Order   order.Order `json:"order"`
+	Options Options     `json:"options"`
+	// Base is the order's status as it closed (with any refunds taken
+	// after close by earlier means).
+	Base StatusDocument `json:"base"`
+	// Until is when the workflow stops taking refunds.
+	Until time.Time `json:"until"`
+	// Seq numbers the retries of failed revokes, across runs.
+	Seq int `json:"seq,omitempty"`
 }
 
 // RevokeLine is one line a RevokeWorkflow revokes; PlanRevoke builds it.
@@ -48,9 +70,24 @@ type RevokeInput struct {
 	RefundID    string       `json:"refund_id"`
 	Lines       []RevokeLine `json:"lines"`
 	Options     Options      `json:"options"`
-	// Retry is set on an operator's retry of failed revokes: it makes the
-	// workflow ID order-<number>-refund-<id>~retry-<n>.
+	// Retry numbers an operator's retry of failed revokes.
 	Retry int `json:"retry,omitempty"`
+	// WorkflowID is the ID the revoke runs under; its batches are named
+	// after it. Empty in inputs of earlier versions, whose ID was
+	// LegacyRefundWorkflowID (with "~retry-<n>" for a retry).
+	WorkflowID string `json:"workflow_id,omitempty"`
+}
+
+// RevokeWorkflowID is the ID the RevokeWorkflow of in runs under.
+func (in RevokeInput) RevokeWorkflowID() string {
+	if in.WorkflowID != "" {
+		return in.WorkflowID
+	}
+	id := LegacyRefundWorkflowID(in.OrderNumber, in.RefundID)
+	if in.Retry > 0 {
+		id = RevokeRetryWorkflowID(id, in.Retry)
+	}
+	return id
 }
 
 // RevokeResult is the RevokeWorkflow's result and the answer of its status

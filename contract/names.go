@@ -11,9 +11,10 @@ const TaskQueue = "fulfillment"
 
 // Workflow type names, as registered by the worker and started by name.
 const (
-	WorkflowOrder  = "OrderWorkflow"
-	WorkflowRevoke = "RevokeWorkflow"
-	WorkflowLines  = "LinesWorkflow"
+	WorkflowOrder       = "OrderWorkflow"
+	WorkflowLateRefunds = "LateRefundsWorkflow"
+	WorkflowRevoke      = "RevokeWorkflow"
+	WorkflowLines       = "LinesWorkflow"
 )
 
 // Activity type names, as registered by the worker and scheduled by the

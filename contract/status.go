@@ -15,15 +15,17 @@ const (
 	OrderFulfilling        OrderState = "fulfilling"
 	OrderFulfilled         OrderState = "fulfilled"
 	OrderFulfillmentError  OrderState = "fulfillment_error"
+	OrderRefunding         OrderState = "refunding"
 	OrderPartiallyRefunded OrderState = "partially_refunded"
 	OrderRefunded          OrderState = "refunded"
 	OrderRevocationError   OrderState = "revocation_error"
+	OrderCancelled         OrderState = "cancelled"
 )
 
 // OrderStates lists every order state, for filters and their validation.
 var OrderStates = []OrderState{
-	OrderFulfilling, OrderFulfilled, OrderFulfillmentError,
-	OrderPartiallyRefunded, OrderRefunded, OrderRevocationError,
+	OrderFulfilling, OrderFulfilled, OrderFulfillmentError, OrderRefunding,
+	OrderPartiallyRefunded, OrderRefunded, OrderRevocationError, OrderCancelled,
 }
 
 // LineState is one line's state, in the order and in a refund.
@@ -95,12 +97,35 @@ type StatusDocument struct {
 	Refunds     []RefundStatus `json:"refunds"`
 	// Closed is true in the final document, after the refund window.
 	Closed bool `json:"closed"`
+	// Cancelled is true once the order workflow was cancelled: fulfillment
+	// stopped, accepted refunds still run to their end.
+	Cancelled bool `json:"cancelled,omitempty"`
+	// IgnoredRequests lists the latest retry and refund signals the order
+	// did not act on, with the reason (a signal has no answer of its own).
+	IgnoredRequests []IgnoredRequest `json:"ignored_requests,omitempty"`
 	// RefundWindowEndsAt is when the order workflow closes.
 	RefundWindowEndsAt time.Time `json:"refund_window_ends_at,omitempty"`
 }
 
-// DeriveOrderState is the state an order's lines and refunds add up to. The
-// order workflow and the starter (for refunds after close) both use it.
+// IgnoredRequest is a signal the order did not act on.
+type IgnoredRequest struct {
+	// Signal is the signal's name ("retry", "refund").
+	Signal string `json:"signal"`
+	// RefundID is the refund id the signal named, if any.
+	RefundID string `json:"refund_id,omitempty"`
+	// Reason says why it was ignored.
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+}
+
+// MaxIgnoredRequests bounds StatusDocument.IgnoredRequests: the latest are
+// kept.
+const MaxIgnoredRequests = 20
+
+// DeriveOrderState is the state an order's lines and refunds add up to. An
+// order is refunded (or partially) only once the revokes of its refunds have
+// ended; until then it is refunding. The order workflow and the starter (for
+// refunds after close) both use it.
 func DeriveOrderState(lines []LineStatus, refunds []RefundStatus) OrderState {
 	has := func(states ...LineState) bool {
 		for _, l := range lines {
@@ -117,6 +142,8 @@ func DeriveOrderState(lines []LineStatus, refunds []RefundStatus) OrderState {
 		return OrderFulfillmentError
 	case has(LinePending, LineFulfilling, LineRetrying):
 		return OrderFulfilling
+	case has(LineRevoking) || slices.ContainsFunc(refunds, func(r RefundStatus) bool { return r.State == RefundRevoking }):
+		return OrderRefunding
 	case len(refunds) == 0:
 		return OrderFulfilled
 	}

@@ -175,7 +175,7 @@ func TestClosedOrder(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/refunds",
 		map[string]any{"refund_id": "LATE", "line_ids": []string{"1"}}, &rf))
 	var rev contract.RevokeResult
-	require.NoError(t, shared.Client.GetWorkflow(ctx, rf.WorkflowID, "").Get(ctx, &rev))
+	workflowResult(t, rf.WorkflowID, &rev)
 	require.Equal(t, contract.RefundCompleted, rev.State)
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders/"+o.Number+"/refunds",
 		map[string]any{"refund_id": "LATE", "line_ids": []string{"1"}}, &rf))

@@ -245,3 +245,16 @@ func waitRefunded(t *testing.T, number string, timeout time.Duration) contract.S
 	}, timeout, 50*time.Millisecond, "order %s never finished refunding", number)
 	return st
 }
+
+// workflowResult waits until the workflow exists (a refund's revoke starts a
+// moment after the refund is accepted), then for its result.
+func workflowResult(t *testing.T, id string, out any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.Eventually(t, func() bool {
+		_, err := shared.Client.DescribeWorkflowExecution(ctx, id, "")
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "workflow %s never started", id)
+	require.NoError(t, shared.Client.GetWorkflow(ctx, id, "").Get(ctx, out))
+}

@@ -81,6 +81,7 @@ var rejections = map[contract.ErrorType]error{
 	contract.ErrorTypeNothingToRetry:  ErrNothingToRetry,
 	contract.ErrorTypeAlreadyRefunded: ErrAlreadyRefunded,
 	contract.ErrorTypeBadRequest:      ErrInvalidRequest,
+	contract.ErrorTypeOrderCancelled:  ErrClosed,
 }
 
 // classifyRejection maps a request the order refused to a sentinel by the

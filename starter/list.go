@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -37,7 +38,9 @@ type Page struct {
 // (every order when status is empty), newest first as visibility orders
 // them. token is the NextPageToken of the previous page.
 func (s *Starter) List(ctx context.Context, status contract.OrderState, pageSize int, token []byte) (Page, error) {
-	q := "WorkflowType = '" + contract.WorkflowOrder + "'"
+	// An order's refunds after close live in its LateRefundsWorkflow, which
+	// shows (under order-<number>~late-refunds) as a row of its own.
+	q := "WorkflowType IN ('" + contract.WorkflowOrder + "', '" + contract.WorkflowLateRefunds + "')"
 	if status != "" {
 		if !status.Valid() {
 			return Page{}, wrap(ErrInvalidRequest, "list", fmt.Errorf("status must be one of %s", contract.OrderStateNames()))
@@ -71,7 +74,7 @@ func (s *Starter) List(ctx context.Context, status contract.OrderState, pageSize
 			RunID:      ex.GetExecution().GetRunId(),
 			Running:    ex.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING,
 		}
-		sum.OrderNumber, _ = contract.OrderNumberOf(sum.WorkflowID)
+		sum.OrderNumber, _, _ = strings.Cut(strings.TrimPrefix(sum.WorkflowID, contract.OrderWorkflowID("")), "~")
 		if t := ex.GetStartTime(); t != nil {
 			sum.StartedAt = t.AsTime()
 		}

@@ -5,55 +5,99 @@ import (
 	"errors"
 	"fmt"
 
-	enumspb "go.temporal.io/api/enums/v1"
-
 	"github.com/coursefulfill/fulfillment/contract"
-	"github.com/coursefulfill/fulfillment/order"
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
+	enumspb "go.temporal.io/api/enums/v1"
 )
 
-// Refund asks the order to refund lines (all lines when req.LineIDs is
-// empty). While the order workflow runs this is its refund update; after it
-// closed the starter starts the RevokeWorkflow itself from the order's final
-// status, so refunds always work. A refund id seen before answers with
+// Refund asks the order to refund lines (all lines not refunded yet when
+// req.LineIDs is empty). While the order workflow runs this is its refund
+// update; after it closed, the order's LateRefundsWorkflow takes it (started
+// by this refund if it is the first after close), so refunds always work and
+// no line is refunded twice. A refund id seen before answers with
 // Duplicate=true and starts nothing.
 func (s *Starter) Refund(ctx context.Context, number string, req contract.RefundRequest) (contract.RefundResult, error) {
 	if err := contract.ValidateRefundID(req.RefundID); err != nil {
 		return contract.RefundResult{}, classifyRejection(err, "refund")
 	}
-	running, runID, firstRunID, err := s.describe(ctx, number)
+	// The order, then its LateRefundsWorkflow, may close between a look and
+	// a request; a second look sees where the request belongs.
+	for range 3 {
+		desc, err := s.c.DescribeWorkflowExecution(ctx, contract.OrderWorkflowID(number), "")
+		if err != nil {
+			return contract.RefundResult{}, classify(err, "order "+number)
+		}
+		info := desc.GetWorkflowExecutionInfo()
+		var res contract.RefundResult
+		if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			_, err := s.update(ctx, contract.OrderWorkflowID(number), "refund of order "+number, contract.UpdateRefund, req, &res)
+			if err == nil {
+				return refundAnswer(res, req), nil
+			}
+			if !isLateClosed(err) {
+				return contract.RefundResult{}, err
+			}
+			// The refund window ended between the look and the update:
+			// wait for the order to close, then refund as for a closed one.
+			if err := s.awaitClose(ctx, number, info.GetExecution().GetRunId()); err != nil {
+				return contract.RefundResult{}, err
+			}
+			continue
+		}
+		c, err := s.closed(ctx, number, info)
+		if err != nil {
+			return contract.RefundResult{}, err
+		}
+		res, err = s.refundClosed(ctx, number, c, req)
+		if isLateClosed(err) {
+			continue
+		}
+		return res, err
+	}
+	return contract.RefundResult{}, wrap(ErrUnavailable, "refund", fmt.Errorf("order %s is closing; try again", number))
+}
+
+// refundAnswer is the result of an accepted refund update, also when its
+// result did not arrive in time.
+func refundAnswer(res contract.RefundResult, req contract.RefundRequest) contract.RefundResult {
+	if res.RefundID == "" {
+		res.RefundID = req.RefundID
+	}
+	return res
+}
+
+// refundClosed hands a refund of a closed order to its LateRefundsWorkflow,
+// or decides it from the order's document when that workflow has closed.
+func (s *Starter) refundClosed(ctx context.Context, number string, c closedOrder, req contract.RefundRequest) (contract.RefundResult, error) {
+	what := "refund of order " + number
+	var res contract.RefundResult
+	switch c.late {
+	case lateRunning:
+		_, err := s.update(ctx, contract.LateRefundsWorkflowID(number), what, contract.UpdateRefund, req, &res)
+		return refundAnswer(res, req), err
+	case lateClosed:
+		// Every line is refunded, or the late refund window is over: the
+		// request is a duplicate, names refunded lines, or comes too late.
+		for _, r := range c.doc.Refunds {
+			if r.RefundID == req.RefundID {
+				return contract.RefundResult{RefundID: r.RefundID, WorkflowID: r.WorkflowID, Duplicate: true}, nil
+			}
+		}
+		ids, err := contract.SelectRefundLines(c.doc.Lines, req.LineIDs)
+		if err != nil {
+			return contract.RefundResult{}, classifyRejection(err, what)
+		}
+		if len(ids) == 0 {
+			// A store's full refund after partial ones: nothing is left.
+			return contract.RefundResult{RefundID: req.RefundID}, nil
+		}
+		return contract.RefundResult{}, errLateClosed(what, number)
+	}
+	in, err := s.lateInput(ctx, number, c)
 	if err != nil {
 		return contract.RefundResult{}, err
 	}
-	if running {
-		var res contract.RefundResult
-		accepted, err := s.update(ctx, number, contract.UpdateRefund, req, &res)
-		switch {
-		case err == nil:
-			if !accepted || res.RefundID == "" {
-				res = contract.RefundResult{RefundID: req.RefundID, WorkflowID: contract.RefundWorkflowID(number, req.RefundID)}
-			}
-			return res, nil
-		case errors.Is(err, ErrNotFound), errors.Is(err, ErrClosed):
-			// The refund window ended between describe and update (or the
-			// workflow is completing): wait for it to close, then refund as
-			// for a closed order.
-			if err := s.awaitClose(ctx, number, runID); err != nil {
-				return contract.RefundResult{}, err
-			}
-			if running, runID, firstRunID, err = s.describe(ctx, number); err != nil {
-				return contract.RefundResult{}, err
-			}
-			if running {
-				return contract.RefundResult{}, wrap(ErrUnavailable, "refund", fmt.Errorf("order %s is between runs; try again", number))
-			}
-		default:
-			return contract.RefundResult{}, err
-		}
-	}
-	return s.refundClosed(ctx, number, runID, firstRunID, req)
+	_, err = s.updateWithStart(ctx, number, in, contract.UpdateRefund, req, &res)
+	return refundAnswer(res, req), err
 }
 
 // awaitClose waits up to UpdateWait for the order's run to close, however
@@ -73,87 +117,4 @@ func (s *Starter) awaitClose(ctx context.Context, number, runID string) error {
 	}
 	// Failed, terminated or cancelled: closed all the same.
 	return nil
-}
-
-// refundClosed starts the RevokeWorkflow of a refund on a closed order.
-func (s *Starter) refundClosed(ctx context.Context, number, runID, firstRunID string, req contract.RefundRequest) (contract.RefundResult, error) {
-	id := contract.OrderWorkflowID(number)
-	res := contract.RefundResult{RefundID: req.RefundID, WorkflowID: contract.RefundWorkflowID(number, req.RefundID)}
-	st, err := s.result(ctx, id, runID)
-	if err != nil {
-		// Closed abnormally: fall back to the status query.
-		var qerr error
-		if st, qerr = s.query(ctx, id, runID); qerr != nil {
-			return contract.RefundResult{}, err
-		}
-	}
-	if err := s.withLateRefunds(ctx, number, &st); err != nil {
-		return contract.RefundResult{}, err
-	}
-	for _, r := range st.Refunds {
-		if r.RefundID == req.RefundID {
-			res.Duplicate = true
-			if r.WorkflowID != "" {
-				res.WorkflowID = r.WorkflowID
-			}
-			return res, nil
-		}
-	}
-	in, err := s.input(ctx, id, firstRunID)
-	if err != nil {
-		return contract.RefundResult{}, err
-	}
-	lines, err := revokeLines(in.Order, st, req.LineIDs)
-	if err != nil {
-		return contract.RefundResult{}, err
-	}
-	rin := contract.RevokeInput{
-		OrderNumber: number,
-		User:        in.Order.User,
-		RefundID:    req.RefundID,
-		Lines:       lines,
-		Options:     in.Options,
-	}
-	opts := client.StartWorkflowOptions{
-		ID:                                       res.WorkflowID,
-		TaskQueue:                                s.cfg.TaskQueue,
-		WorkflowIDReusePolicy:                    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowExecutionErrorWhenAlreadyStarted: true,
-		TypedSearchAttributes:                    temporal.NewSearchAttributes(contract.OrderNumberKey.ValueSet(number)),
-		StaticSummary:                            "refund " + req.RefundID + " of order " + number,
-	}
-	if _, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowRevoke, rin); err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			res.Duplicate = true
-			return res, nil
-		}
-		return contract.RefundResult{}, classify(err, "start refund "+req.RefundID+" of order "+number)
-	}
-	return res, nil
-}
-
-// revokeLines builds the lines of a refund on a closed order from the
-// order's input (the lines themselves) and its final status (what each line
-// got, including the grant a revoke must undo), by the same rules as the
-// order workflow: contract.SelectRefundLines and contract.PlanRevoke.
-func revokeLines(o order.Order, st contract.StatusDocument, ids []string) ([]contract.RevokeLine, error) {
-	selected, err := contract.SelectRefundLines(st.Lines, ids)
-	if err != nil {
-		return nil, classifyRejection(err, "refund")
-	}
-	byID := make(map[string]order.Line, len(o.Lines))
-	for _, l := range o.Lines {
-		byID[l.ID] = l
-	}
-	status := make(map[string]contract.LineStatus, len(st.Lines))
-	for _, l := range st.Lines {
-		status[l.ID] = l
-	}
-	lines := make([]contract.RevokeLine, 0, len(selected))
-	for _, id := range selected {
-		lines = append(lines, contract.PlanRevoke(byID[id], status[id]))
-	}
-	return lines, nil
 }

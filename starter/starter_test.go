@@ -19,7 +19,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/coursefulfill/fulfillment/contract"
-	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/order"
 )
 
@@ -225,51 +224,6 @@ func TestStatusAndNotFound(t *testing.T) {
 	st, err := s.Status(context.Background(), "C-1")
 	require.NoError(t, err)
 	require.True(t, st.Closed)
-}
-
-func TestRefundAfterCloseStartsRevokeFromFinalStatus(t *testing.T) {
-	fc := newFakeClient()
-	s := New(fc, Config{})
-	ctx := context.Background()
-	_, _, err := s.StartOrder(ctx, testOrder("R-1"))
-	require.NoError(t, err)
-	r := fc.started["order-R-1"]
-	r.running = false
-	fc.started["order-R-1"] = r
-	fc.result = contract.StatusDocument{OrderNumber: "R-1", Closed: true, Lines: []contract.LineStatus{
-		{ID: "1", State: contract.LineFulfilled, Result: &modules.Result{Status: modules.StatusSuccess, Grant: map[string]string{"prior_mode": "audit"}}},
-		{ID: "2", State: contract.LineFailed},
-	}, Refunds: []contract.RefundStatus{{RefundID: "EARLY", WorkflowID: "order-R-1-refund-EARLY"}}}
-
-	res, err := s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "EARLY"})
-	require.NoError(t, err)
-	require.True(t, res.Duplicate)
-
-	_, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "X", LineIDs: []string{"9"}})
-	require.ErrorIs(t, err, ErrUnknownLines)
-	_, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "bad id!"})
-	require.ErrorIs(t, err, ErrInvalidRequest)
-
-	res, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "LATE"})
-	require.NoError(t, err)
-	require.False(t, res.Duplicate)
-	require.Equal(t, "order-R-1-refund-LATE", res.WorkflowID)
-	rin, ok := fc.started["order-R-1-refund-LATE"].input.(contract.RevokeInput)
-	require.True(t, ok)
-	require.Equal(t, "learner1", rin.User.Username, "the learner comes from the order's input")
-	require.Len(t, rin.Lines, 2)
-	require.True(t, rin.Lines[0].Fulfilled)
-	require.Equal(t, map[string]string{"prior_mode": "audit"}, rin.Lines[0].Grant)
-	require.False(t, rin.Lines[1].Fulfilled, "a failed line has nothing to revoke")
-
-	res, err = s.Refund(ctx, "R-1", contract.RefundRequest{RefundID: "LATE"})
-	require.NoError(t, err)
-	require.True(t, res.Duplicate, "the revoke workflow ID makes a refund id run once")
-
-	_, err = s.Retry(ctx, "R-1", contract.RetryRequest{})
-	require.ErrorIs(t, err, ErrClosed)
-	_, err = s.Refund(ctx, "NOPE", contract.RefundRequest{RefundID: "A"})
-	require.ErrorIs(t, err, ErrNotFound)
 }
 
 func TestUpdateRejectionsMapToSentinels(t *testing.T) {

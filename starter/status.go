@@ -2,18 +2,21 @@ package starter
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/coursefulfill/fulfillment/contract"
 	"go.temporal.io/api/workflowservice/v1"
 )
 
 // Status returns the order's status document: the answer of the status
-// query while the workflow runs, its result once it has closed.
+// query while the workflow runs; once it has closed, its final document with
+// the refunds taken after close.
 func (s *Starter) Status(ctx context.Context, number string) (contract.StatusDocument, error) {
 	id := contract.OrderWorkflowID(number)
 	desc, err := s.c.DescribeWorkflowExecution(ctx, id, "")
@@ -21,18 +24,12 @@ func (s *Starter) Status(ctx context.Context, number string) (contract.StatusDoc
 		return contract.StatusDocument{}, classify(err, "order "+number)
 	}
 	info := desc.GetWorkflowExecutionInfo()
-	runID := info.GetExecution().GetRunId()
-	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
-		st, err := s.result(ctx, id, runID)
-		if err != nil {
-			return st, err
-		}
-		return st, s.withLateRefunds(ctx, number, &st)
+	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		c, err := s.closed(ctx, number, info)
+		return c.doc, err
 	}
-	// Running, or closed abnormally (terminated, failed...): a query works
-	// on both (a closed workflow is replayed by a worker).
-	st, err := s.query(ctx, id, runID)
-	if err == nil && info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+	st, err := s.query(ctx, id, info.GetExecution().GetRunId())
+	if err == nil {
 		withPendingAttempts(&st, desc.GetPendingActivities())
 	}
 	return st, err
@@ -79,39 +76,35 @@ func (s *Starter) query(ctx context.Context, id, runID string) (contract.StatusD
 	return st, nil
 }
 
+// result is the final status document of a closed run: its result, or the
+// details of its cancellation (a cancelled order closes with its document).
 func (s *Starter) result(ctx context.Context, id, runID string) (contract.StatusDocument, error) {
 	var st contract.StatusDocument
-	if err := s.c.GetWorkflow(ctx, id, runID).Get(ctx, &st); err != nil {
+	err := s.c.GetWorkflow(ctx, id, runID).Get(ctx, &st)
+	var cancelled *temporal.CanceledError
+	if errors.As(err, &cancelled) && cancelled.HasDetails() {
+		if derr := cancelled.Details(&st); derr != nil {
+			return st, fmt.Errorf("decode the final status of %s: %w", id, derr)
+		}
+		return st, nil
+	}
+	if err != nil {
 		return st, classify(err, "result of "+id)
 	}
 	return st, nil
 }
 
-// describe returns whether the order workflow runs, and its run ids.
-func (s *Starter) describe(ctx context.Context, number string) (running bool, runID, firstRunID string, err error) {
-	desc, err := s.c.DescribeWorkflowExecution(ctx, contract.OrderWorkflowID(number), "")
-	if err != nil {
-		return false, "", "", classify(err, "order "+number)
-	}
-	info := desc.GetWorkflowExecutionInfo()
-	runID = info.GetExecution().GetRunId()
-	firstRunID = info.GetFirstRunId()
-	if firstRunID == "" {
-		firstRunID = runID
-	}
-	return info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, runID, firstRunID, nil
-}
-
-// withLateRefunds adds to a closed order's final document the refunds
-// started after it closed: their RevokeWorkflows, found in visibility by
-// OrderNumber. Retries of a refund the order ran itself are part of that
-// refund already.
-func (s *Starter) withLateRefunds(ctx context.Context, number string, st *contract.StatusDocument) error {
+// withLegacyLateRefunds adds to a closed order's final document the refunds
+// that earlier versions took after it closed by starting their
+// RevokeWorkflows directly (order-<number>-refund-<id>), found in visibility
+// by OrderNumber. Refunds after close now go through the order's
+// LateRefundsWorkflow, which holds them itself.
+func (s *Starter) withLegacyLateRefunds(ctx context.Context, number string, st *contract.StatusDocument) error {
 	known := map[string]bool{}
 	for _, r := range st.Refunds {
 		known[r.RefundID] = true
 	}
-	prefix := contract.RefundWorkflowID(number, "")
+	prefix := contract.LegacyRefundWorkflowID(number, "")
 	query := fmt.Sprintf("WorkflowType = %q AND %s = %q", contract.WorkflowRevoke, contract.SearchAttrOrderNumber, number)
 	var token []byte
 	for {

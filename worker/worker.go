@@ -61,6 +61,7 @@ func Register(r interface {
 	RegisterWorkflowWithOptions(w interface{}, options workflow.RegisterOptions)
 }, acts *activities.Activities) {
 	r.RegisterWorkflowWithOptions(workflows.OrderWorkflow, workflow.RegisterOptions{Name: contract.WorkflowOrder})
+	r.RegisterWorkflowWithOptions(workflows.LateRefundsWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLateRefunds})
 	r.RegisterWorkflowWithOptions(workflows.RevokeWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRevoke})
 	r.RegisterWorkflowWithOptions(workflows.LinesWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLines})
 	type activityRegistry interface {

@@ -128,12 +128,11 @@ func outcomeOf(err error) (contract.Result, int, bool) {
 	return out.Result, out.Attempt, true
 }
 
-// changeLineActivityIDs gates the readable line activity IDs
-// (contract.LineActivityID). Before them (up to 541de13) a line's activity
-// had the SDK's default ID, the event ID of its scheduling. They came in
-// 4f36fe3 without a gate, so runs without the marker exist with either ID.
-const changeLineActivityIDs = "line-activity-ids"
-
+// Readable line activity IDs (contract.LineActivityID) came in 4f36fe3
+// without a gate; before them (up to 541de13) a line's activity had the
+// SDK's default ID, the event ID of its scheduling. So runs without the
+// line-activity-ids marker exist with either ID.
+//
 // sdkDefaultActivityIDBuilds are the Build IDs of workers that scheduled line
 // activities with the SDK's default ID and without the line-activity-ids
 // marker. A run without the marker cannot tell by its version which ID its

@@ -6,6 +6,7 @@ package workflows
 import (
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursefulfill/fulfillment/contract"
@@ -36,6 +37,15 @@ type orderRun struct {
 		status contract.OrderState
 		failed int
 	}
+	versions orderVersions
+	// cancelled is set once the workflow is cancelled: fulfillment stops,
+	// accepted refunds run to their end, retries are refused.
+	cancelled bool
+	// ignored lists the latest signals the order did not act on.
+	ignored []contract.IgnoredRequest
+	// late is set in a LateRefundsWorkflow: the order has closed, nothing
+	// is fulfilled, refunds and retries of their revokes are taken.
+	late bool
 }
 
 // OrderWorkflow fulfills one order: one module call per line, in parallel up
@@ -43,7 +53,24 @@ type orderRun struct {
 // refunds run compensating RevokeWorkflows. It stays open for the refund
 // window and returns the final status document.
 func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.StatusDocument, error) {
-	logger := workflow.GetLogger(ctx)
+	return newOrderRun(ctx, in).run(ctx)
+}
+
+// LateRefundsWorkflow takes the refunds of an order whose workflow has
+// closed, and retries of their revokes: the same rules and status document
+// as the order workflow, one execution per order (the starter starts it with
+// the refund that needs it, update-with-start), so no line is refunded twice.
+// It stays open until every line is refunded and nothing waits for an
+// operator, or until in.Until.
+func LateRefundsWorkflow(ctx workflow.Context, in contract.LateRefundsInput) (contract.StatusDocument, error) {
+	w := newOrderRun(ctx, contract.OrderInput{Order: in.Order, Options: in.Options, Carry: &contract.OrderCarry{
+		Lines: in.Base.Lines, Refunds: in.Base.Refunds, Deadline: in.Until, Seq: in.Seq, IgnoredRequests: in.Base.IgnoredRequests,
+	}})
+	w.late = true
+	return w.run(ctx)
+}
+
+func newOrderRun(ctx workflow.Context, in contract.OrderInput) *orderRun {
 	w := &orderRun{in: in, opts: in.Options.WithDefaults(), index: map[string]int{},
 		inFlight: map[string]bool{}, cancels: map[string]workflow.CancelFunc{}}
 	if in.Carry != nil {
@@ -51,6 +78,7 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 		w.refunds = in.Carry.Refunds
 		w.deadline = in.Carry.Deadline
 		w.seq = in.Carry.Seq
+		w.ignored = in.Carry.IgnoredRequests
 	} else {
 		w.deadline = workflow.Now(ctx).Add(w.opts.RefundWindow)
 		for _, l := range in.Order.Lines {
@@ -60,6 +88,18 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 	for i, l := range w.lines {
 		w.index[l.ID] = i
 	}
+	if w.refunds == nil {
+		w.refunds = []contract.RefundStatus{}
+	}
+	return w
+}
+
+func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
+	logger := workflow.GetLogger(ctx)
+	in := w.in
+	// Before any handler: an update delivered with the start runs as soon
+	// as its handler is set, and must follow this run's versions.
+	w.versions = readOrderVersions(ctx)
 
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil }); err != nil {
 		return contract.StatusDocument{}, err
@@ -72,8 +112,12 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 		workflow.UpdateHandlerOptions{Validator: w.validateRefund}); err != nil {
 		return contract.StatusDocument{}, err
 	}
-	w.listenSignals(ctx)
-	workflow.Go(ctx, func(ctx workflow.Context) {
+	// Signals and the search attributes are served on a context a cancel
+	// does not reach: a cancelled order still takes refunds and shows its
+	// state until it closes.
+	bg, _ := workflow.NewDisconnectedContext(ctx)
+	w.listenSignals(bg)
+	workflow.Go(bg, func(ctx workflow.Context) {
 		for {
 			if err := workflow.Await(ctx, func() bool { return w.dirty }); err != nil {
 				return
@@ -83,7 +127,7 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 		}
 	})
 
-	if in.Carry == nil {
+	if in.Carry == nil && !w.late {
 		if err := workflow.UpsertTypedSearchAttributes(ctx,
 			contract.OrderNumberKey.ValueSet(in.Order.Number), contract.CourseIDsKey.ValueSet(contract.CourseIDsAttr(in.Order))); err != nil {
 			logger.Warn("upsert search attributes", "error", err)
@@ -93,7 +137,7 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 
 	var pending []string
 	for _, l := range w.lines {
-		if l.State == contract.LinePending {
+		if l.State == contract.LinePending && !w.late {
 			pending = append(pending, l.ID)
 		}
 	}
@@ -107,31 +151,35 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 		_ = timer.Get(ctx, nil)
 		windowOver = true
 	})
+	idle := func() bool {
+		return w.active == 0 && !w.dirty && workflow.AllHandlersFinished(ctx) &&
+			w.retryCh.Len() == 0 && w.refundCh.Len() == 0
+	}
 	for {
-		if err := workflow.Await(ctx, func() bool {
-			idle := w.active == 0 && !w.dirty && workflow.AllHandlersFinished(ctx) &&
-				w.retryCh.Len() == 0 && w.refundCh.Len() == 0
+		done := func() bool {
 			// An order that needs a person stays open past the window
 			// until one has acted (retry or refund).
-			return idle && (windowOver && !w.needsOperator() || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
-		}); err != nil {
-			// Cancelled (from the Web UI, say): fulfillment stops, but
-			// refunds already accepted run to their end, so no refunded
-			// learner stays enrolled.
-			dctx, _ := workflow.NewDisconnectedContext(ctx)
-			_ = workflow.Await(dctx, func() bool { return w.active == 0 && !w.dirty })
-			logger.Warn("order cancelled", "status", contract.DeriveOrderState(w.lines, w.refunds))
-			return w.snapshot(false), err
+			return !w.needsOperator() && (windowOver || w.late && w.allRefunded())
 		}
-		if windowOver && !w.needsOperator() {
+		if err := workflow.Await(ctx, func() bool {
+			return idle() && (done() || workflow.GetInfo(ctx).GetContinueAsNewSuggested())
+		}); err != nil {
+			return w.closeCancelled(bg, idle)
+		}
+		if done() {
 			final := w.snapshot(true)
 			logger.Info("refund window over, order closed", "status", final.Status)
 			return final, nil
 		}
 		logger.Info("history is long, continuing as new")
+		if w.late {
+			return contract.StatusDocument{}, workflow.NewContinueAsNewError(ctx, contract.WorkflowLateRefunds, contract.LateRefundsInput{
+				Order: in.Order, Options: in.Options, Base: w.snapshot(true), Until: w.deadline, Seq: w.seq,
+			})
+		}
 		return contract.StatusDocument{}, workflow.NewContinueAsNewError(ctx, contract.WorkflowOrder, contract.OrderInput{
 			Order: in.Order, Options: in.Options,
-			Carry: &contract.OrderCarry{Lines: w.lines, Refunds: w.refunds, Deadline: w.deadline, Seq: w.seq},
+			Carry: &contract.OrderCarry{Lines: w.lines, Refunds: w.refunds, Deadline: w.deadline, Seq: w.seq, IgnoredRequests: w.ignored},
 		})
 	}
 }
@@ -150,4 +198,18 @@ func (w *orderRun) orderLine(id string) order.Line {
 		return w.in.Order.Lines[i]
 	}
 	return order.Line{ID: id}
+}
+
+// closeCancelled ends a cancelled order (cancelled from the Web UI, say):
+// fulfillment has stopped, but refunds already accepted, and those that
+// arrive until the order closes, run to their end, so no refunded learner
+// stays enrolled. The order closes as cancelled with its final status
+// document as the cancellation's details.
+func (w *orderRun) closeCancelled(ctx workflow.Context, idle func() bool) (contract.StatusDocument, error) {
+	w.cancelled = true
+	w.publish(ctx)
+	_ = workflow.Await(ctx, idle)
+	final := w.snapshot(true)
+	workflow.GetLogger(ctx).Warn("order cancelled", "status", final.Status)
+	return contract.StatusDocument{}, temporal.NewCanceledError(final)
 }

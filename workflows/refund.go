@@ -39,21 +39,20 @@ func (w *orderRun) handleRefund(ctx workflow.Context, req contract.RefundRequest
 	if err != nil {
 		return contract.RefundResult{}, asApplicationError(err)
 	}
-	wfID := contract.RefundWorkflowID(w.in.Order.Number, req.RefundID)
 	if dup {
-		return contract.RefundResult{RefundID: req.RefundID, WorkflowID: wfID, Duplicate: true}, nil
+		return contract.RefundResult{RefundID: req.RefundID, WorkflowID: w.findRefund(req.RefundID).WorkflowID, Duplicate: true}, nil
 	}
-	w.refund(ctx, req.RefundID, ids)
-	return contract.RefundResult{RefundID: req.RefundID, WorkflowID: wfID}, nil
+	rs := w.refund(ctx, req.RefundID, ids)
+	return contract.RefundResult{RefundID: req.RefundID, WorkflowID: rs.WorkflowID}, nil
 }
 
 // refund records a refund and revokes its lines in the background: it stops
 // their fulfillment, waits until no attempt is running, then runs a
 // RevokeWorkflow for the lines that were fulfilled.
-func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
+func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) contract.RefundStatus {
 	logger := workflow.GetLogger(ctx)
 	logger.Info("refund accepted", "refund_id", refundID, "lines", len(ids))
-	rs := contract.RefundStatus{RefundID: refundID, WorkflowID: contract.RefundWorkflowID(w.in.Order.Number, refundID), State: contract.RefundRevoking}
+	rs := contract.RefundStatus{RefundID: refundID, WorkflowID: w.refundWorkflowID(refundID), State: contract.RefundRevoking}
 	for _, id := range ids {
 		w.line(id).RefundID = refundID
 		rs.Lines = append(rs.Lines, contract.RefundLine{ID: id, State: contract.LineRevoking})
@@ -91,15 +90,17 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) {
 			r.Lines[i].State = l.State
 		}
 		w.publish(ctx)
-		w.runRevoke(ctx, refundID, contract.RevokeWorkflowID(in), in)
+		in.WorkflowID = rs.WorkflowID
+		w.runRevoke(ctx, refundID, in)
 	})
+	return rs
 }
 
 // runRevoke runs one RevokeWorkflow as a child and records its outcome in
 // the refund and its lines.
-func (w *orderRun) runRevoke(ctx workflow.Context, refundID, workflowID string, in contract.RevokeInput) {
+func (w *orderRun) runRevoke(ctx workflow.Context, refundID string, in contract.RevokeInput) {
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:        workflowID,
+		WorkflowID:        in.WorkflowID,
 		TaskQueue:         workflow.GetInfo(ctx).TaskQueueName,
 		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 		// A revoke workflow started directly (after a restart of this
@@ -165,12 +166,12 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 		}
 		w.seq++
 		in.Retry = w.seq
-		childID := contract.RevokeWorkflowID(in)
+		in.WorkflowID = contract.RevokeRetryWorkflowID(r.WorkflowID, w.seq)
 		w.active++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { w.active-- }()
 			ctx, _ = workflow.NewDisconnectedContext(ctx)
-			w.runRevoke(ctx, rid, childID, in)
+			w.runRevoke(ctx, rid, in)
 		})
 	}
 	w.publish(ctx)

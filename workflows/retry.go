@@ -12,10 +12,14 @@ import (
 // waits for an operator. A request that cannot be honoured is a
 // *contract.Rejection.
 func (w *orderRun) resolveRetry(req contract.RetryRequest) ([]string, error) {
+	if w.cancelled {
+		return nil, &contract.Rejection{Type: contract.ErrorTypeOrderCancelled,
+			Message: "the order was cancelled: its lines are not fulfilled again (refunds are still taken)"}
+	}
 	if len(req.LineIDs) == 0 {
 		var ids []string
 		for _, l := range w.lines {
-			if l.State == contract.LineFailed && l.RefundID == "" || l.State == contract.LineRevokeFailed {
+			if l.State == contract.LineFailed && l.RefundID == "" && !w.late || l.State == contract.LineRevokeFailed {
 				ids = append(ids, l.ID)
 			}
 		}
@@ -38,6 +42,10 @@ func (w *orderRun) resolveRetry(req contract.RetryRequest) ([]string, error) {
 			continue
 		}
 		l := w.line(id)
+		if w.late && l.State == contract.LineFailed {
+			return nil, &contract.Rejection{Type: contract.ErrorTypeNothingToRetry,
+				Message: "nothing to retry: line " + id + " was not fulfilled and the order has closed"}
+		}
 		if !l.State.NeedsOperator() {
 			return nil, &contract.Rejection{Type: contract.ErrorTypeNothingToRetry,
 				Message: "nothing to retry: line " + id + " is " + string(l.State) + ", not failed"}

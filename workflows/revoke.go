@@ -35,7 +35,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 	}
 	// Batches are named after this workflow, which may be a retry of the
 	// refund with an ID of its own.
-	prefix := contract.RevokeWorkflowID(in)
+	prefix := in.RevokeWorkflowID()
 	runItems(ctx, opts, in.OrderNumber, in.User, contract.ActionRevoke, prefix, items, lineHooks{done: func(out LineOutcome) {
 		i, ok := pos[out.ID]
 		if !ok {

@@ -42,11 +42,11 @@ func (w *orderRun) listenSignals(ctx workflow.Context) {
 				var raw json.RawMessage
 				var req contract.RetryRequest
 				if ok, _ := retryCh.ReceiveAsyncWithMoreFlag(&raw); !ok {
-					logger.Warn("ignored undecodable retry signal")
+					w.ignore(ctx, contract.SignalRetry, "", "the payload is not JSON")
 				} else if err := decodeSignal(raw, &req); err != nil {
-					logger.Warn("ignored malformed retry signal", "error", err)
+					w.ignore(ctx, contract.SignalRetry, "", "not a retry request ({\"line_ids\":[...]}): "+err.Error())
 				} else if ids, err := w.resolveRetry(req); err != nil {
-					logger.Warn("ignored retry signal", "error", err)
+					w.ignore(ctx, contract.SignalRetry, "", err.Error())
 				} else {
 					logger.Info("operator retry (signal)", "lines", len(ids))
 					w.retry(ctx, ids)
@@ -56,16 +56,16 @@ func (w *orderRun) listenSignals(ctx workflow.Context) {
 			var raw json.RawMessage
 			var req contract.RefundRequest
 			if ok, _ := refundCh.ReceiveAsyncWithMoreFlag(&raw); !ok {
-				logger.Warn("ignored undecodable refund signal")
+				w.ignore(ctx, contract.SignalRefund, "", "the payload is not JSON")
 				continue
 			}
 			if err := decodeSignal(raw, &req); err != nil {
-				logger.Warn("ignored malformed refund signal", "error", err)
+				w.ignore(ctx, contract.SignalRefund, "", "not a refund request ({\"refund_id\":...,\"line_ids\":[...]}): "+err.Error())
 				continue
 			}
 			switch ids, dup, err := w.resolveRefund(req); {
 			case err != nil:
-				logger.Warn("ignored refund signal", "error", err)
+				w.ignore(ctx, contract.SignalRefund, safeRefundID(req.RefundID), err.Error())
 			case dup:
 				logger.Info("duplicate refund signal ignored", "refund_id", req.RefundID)
 			default:
@@ -95,4 +95,13 @@ func decodeSignal(raw json.RawMessage, v any) error {
 		return errors.New("trailing data after the JSON object")
 	}
 	return nil
+}
+
+// safeRefundID is id if it is a valid refund id, else "": an invalid one is
+// whatever the sender typed and is not repeated into logs and documents.
+func safeRefundID(id string) string {
+	if contract.ValidateRefundID(id) != nil {
+		return ""
+	}
+	return id
 }

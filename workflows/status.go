@@ -9,12 +9,32 @@ import (
 
 // needsOperator reports whether a line waits for an operator.
 func (w *orderRun) needsOperator() bool {
-	for _, l := range w.lines {
-		if l.State == contract.LineFailed || l.State == contract.LineRevokeFailed {
-			return true
-		}
+	return slices.ContainsFunc(w.lines, func(l contract.LineStatus) bool { return l.State.NeedsOperator() })
+}
+
+// allRefunded reports whether every line is covered by a refund.
+func (w *orderRun) allRefunded() bool {
+	return !slices.ContainsFunc(w.lines, func(l contract.LineStatus) bool { return l.RefundID == "" })
+}
+
+// state is the order's state: what its lines and refunds add up to, or
+// cancelled for a cancelled order that neither refunds nor failed a revoke.
+func (w *orderRun) state() contract.OrderState {
+	s := contract.DeriveOrderState(w.lines, w.refunds)
+	if w.cancelled && (s == contract.OrderFulfilling || s == contract.OrderFulfillmentError) {
+		return contract.OrderCancelled
 	}
-	return false
+	return s
+}
+
+// ignore records a signal the order did not act on, in the log and in the
+// status document (the latest contract.MaxIgnoredRequests of them).
+func (w *orderRun) ignore(ctx workflow.Context, signal, refundID, reason string) {
+	workflow.GetLogger(ctx).Warn("ignored signal", "signal", signal, "refund_id", refundID, "reason", reason)
+	w.ignored = append(w.ignored, contract.IgnoredRequest{Signal: signal, RefundID: refundID, Reason: reason, At: workflow.Now(ctx)})
+	if n := len(w.ignored) - contract.MaxIgnoredRequests; n > 0 {
+		w.ignored = slices.Delete(w.ignored, 0, n)
+	}
 }
 
 func (w *orderRun) snapshot(closed bool) contract.StatusDocument {
@@ -29,10 +49,12 @@ func (w *orderRun) snapshot(closed bool) contract.StatusDocument {
 	}
 	st := contract.StatusDocument{
 		OrderNumber:        w.in.Order.Number,
-		Status:             contract.DeriveOrderState(w.lines, w.refunds),
+		Status:             w.state(),
 		Lines:              lines,
 		Refunds:            slices.Clone(w.refunds),
-		Closed:             closed,
+		Closed:             closed || w.late,
+		Cancelled:          w.cancelled,
+		IgnoredRequests:    slices.Clone(w.ignored),
 		RefundWindowEndsAt: w.deadline,
 	}
 	if st.Refunds == nil {
@@ -44,10 +66,10 @@ func (w *orderRun) snapshot(closed bool) contract.StatusDocument {
 // publish marks the search attributes for an update; see publishNow.
 func (w *orderRun) publish(workflow.Context) { w.dirty = true }
 
-// publishNow upserts contract.StatusDocument and FailedLines when they changed, so
+// publishNow upserts OrderStatus and FailedLines when they changed, so
 // support can find orders by status in visibility.
 func (w *orderRun) publishNow(ctx workflow.Context) {
-	status := contract.DeriveOrderState(w.lines, w.refunds)
+	status := w.publishedState()
 	failed := 0
 	for _, l := range w.lines {
 		if l.State == contract.LineFailed || l.State == contract.LineRevokeFailed {

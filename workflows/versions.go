@@ -1,0 +1,83 @@
+package workflows
+
+import (
+	"slices"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursefulfill/fulfillment/contract"
+)
+
+// Change IDs of behaviour changes a running order must not see mid-run:
+// each is read with workflow.GetVersion, DefaultVersion being the behaviour
+// before the change. Add one for every change that alters the commands a
+// workflow issues (their kind, order or IDs), and keep the old path until
+// no history that needs it can still be replayed.
+const (
+	// changeLineActivityIDs: readable line activity IDs (see lineActivityID).
+	changeLineActivityIDs = "line-activity-ids"
+	// changeRefundingState: the OrderStatus search attribute reads
+	// "refunding" while revokes run, and refunded / partially_refunded only
+	// once they ended (an extra upsert when a refund's revokes end).
+	changeRefundingState = "refunding-state"
+	// changeRefundWorkflowIDs: refund workflows are named
+	// order-<number>~refund-<id> instead of order-<number>-refund-<id>.
+	changeRefundWorkflowIDs = "refund-workflow-ids"
+)
+
+// orderVersions are the behaviours one run of an order workflow follows.
+type orderVersions struct {
+	refundingState bool
+	tildeRefundIDs bool
+}
+
+// readOrderVersions reads the versions once, as the run starts.
+func readOrderVersions(ctx workflow.Context) orderVersions {
+	return orderVersions{
+		refundingState: workflow.GetVersion(ctx, changeRefundingState, workflow.DefaultVersion, 1) == 1,
+		tildeRefundIDs: workflow.GetVersion(ctx, changeRefundWorkflowIDs, workflow.DefaultVersion, 1) == 1,
+	}
+}
+
+// refundWorkflowID is the ID of the RevokeWorkflow of one refund of this
+// run's order.
+func (w *orderRun) refundWorkflowID(refundID string) string {
+	if w.versions.tildeRefundIDs {
+		return contract.RefundWorkflowID(w.in.Order.Number, refundID)
+	}
+	return contract.LegacyRefundWorkflowID(w.in.Order.Number, refundID)
+}
+
+// publishedState is the OrderStatus search attribute's value: the order's
+// state, by the rule this run started with.
+func (w *orderRun) publishedState() contract.OrderState {
+	if w.versions.refundingState {
+		return w.state()
+	}
+	return legacyOrderState(w.lines, w.refunds)
+}
+
+// legacyOrderState is the order state of runs started before
+// changeRefundingState: refunded (or partially) as soon as the refund was
+// accepted.
+func legacyOrderState(lines []contract.LineStatus, refunds []contract.RefundStatus) contract.OrderState {
+	has := func(states ...contract.LineState) bool {
+		return slices.ContainsFunc(lines, func(l contract.LineStatus) bool { return slices.Contains(states, l.State) })
+	}
+	switch {
+	case has(contract.LineRevokeFailed):
+		return contract.OrderRevocationError
+	case has(contract.LineFailed):
+		return contract.OrderFulfillmentError
+	case has(contract.LinePending, contract.LineFulfilling, contract.LineRetrying):
+		return contract.OrderFulfilling
+	case len(refunds) == 0:
+		return contract.OrderFulfilled
+	}
+	for _, l := range lines {
+		if l.RefundID == "" {
+			return contract.OrderPartiallyRefunded
+		}
+	}
+	return contract.OrderRefunded
+}
