@@ -129,7 +129,8 @@ func (r EnrollRequest) check(op string, needMode bool) error {
 
 // GetEnrollment returns the learner's enrollment in the course run, or nil
 // when there is none (the LMS answers 200 with an empty body).
-func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (*Enrollment, error) {
+func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (_ *Enrollment, err error) {
+	defer func() { err = redactLearner(err, username, "") }()
 	const op = "get_enrollment"
 	if username == "" || courseID == "" {
 		return nil, invalidRequest(op, "a username and a course run id are required")
@@ -159,7 +160,8 @@ func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (
 // FindEnrollmentByEmail returns the enrollment in the course run of the
 // learner with this email, or nil when there is none (or no such learner). It
 // uses the staff-only enrollment listing.
-func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID string) (*Enrollment, error) {
+func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID string) (_ *Enrollment, err error) {
+	defer func() { err = redactLearner(err, "", email) }()
 	const op = "find_enrollment"
 	if email == "" || courseID == "" {
 		return nil, invalidRequest(op, "an email and a course run id are required")
@@ -228,7 +230,8 @@ var freeModes = map[string]bool{"audit": true, "honor": true}
 // creates, reactivates or changes the mode of the enrollment. A learner
 // without an account (406) is pre-enrolled by email when PreEnrollByEmail is
 // on and the request has an email.
-func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Outcome, error) {
+func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, req.Email) }()
 	const op = "enroll"
 	if err := req.check(op, true); err != nil {
 		return Outcome{}, err
@@ -249,7 +252,8 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Outcome, error)
 // already in req.Mode is a success without a write. With req.FromMode set it
 // writes only while the learner is actively enrolled in FromMode. There is no
 // downgrade guard: the caller asks for the mode it means.
-func (c *Client) ChangeMode(ctx context.Context, req EnrollRequest) (Outcome, error) {
+func (c *Client) ChangeMode(ctx context.Context, req EnrollRequest) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, req.Email) }()
 	const op = "change_mode"
 	if err := req.check(op, true); err != nil {
 		return Outcome{}, err
@@ -365,7 +369,8 @@ func (c *Client) postError(op string, resp *response) *Error {
 // create-then-deactivate a ghost enrollment, or re-activate and deactivate an
 // inactive one. A 400 "Enrollment mode mismatch" (the learner moved to
 // another mode meanwhile) is a success too.
-func (c *Client) Unenroll(ctx context.Context, req EnrollRequest) (Outcome, error) {
+func (c *Client) Unenroll(ctx context.Context, req EnrollRequest) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, req.Email) }()
 	const op = "unenroll"
 	if err := req.check(op, false); err != nil {
 		return Outcome{}, err
@@ -420,7 +425,8 @@ type allowedBody struct {
 }
 
 // ListEnrollmentAllowed returns the pre-enrollments of an email address.
-func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) ([]EnrollmentAllowed, error) {
+func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) (_ []EnrollmentAllowed, err error) {
+	defer func() { err = redactLearner(err, "", email) }()
 	const op = "list_enrollment_allowed"
 	if email == "" {
 		return nil, invalidRequest(op, "an email is required")
@@ -481,7 +487,8 @@ func (c *Client) preEnroll(ctx context.Context, req EnrollRequest, out Outcome) 
 
 // RemoveEnrollmentAllowed deletes the email's pre-enrollment in the course
 // run; none is a success without a write.
-func (c *Client) RemoveEnrollmentAllowed(ctx context.Context, email, courseID string) (Outcome, error) {
+func (c *Client) RemoveEnrollmentAllowed(ctx context.Context, email, courseID string) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, "", email) }()
 	const op = "remove_enrollment_allowed"
 	if email == "" || courseID == "" {
 		return Outcome{}, invalidRequest(op, "an email and a course run id are required")

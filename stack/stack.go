@@ -205,7 +205,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if s.Server, err = devserver.Start(devserver.Options{
 		DataDir: cfg.DataDir, IP: cfg.IP, FrontendPort: cfg.TemporalPort, UIPort: uiPort, Retention: cfg.Retention,
-		Logger: cfg.Logger.Named("temporal"),
+		// The embedded server gets a logger of its own, quieter than the
+		// product's: at info it narrates its internals.
+		Logger: cfg.Logger.Named("temporal-server").WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
 	}); err != nil {
 		var pe *devserver.PortInUseError
 		if errors.As(err, &pe) {
@@ -221,7 +223,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if s.Client, err = client.Dial(client.Options{
 		HostPort:  s.Server.FrontendAddress(),
 		Namespace: s.Server.Namespace(),
-		Logger:    worker.NewSDKLogger(cfg.Logger.Named("temporal-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
+		// The SDK's logger carries the workflows' logs: it logs at the
+		// product's level.
+		Logger: worker.NewSDKLogger(cfg.Logger.Named("temporal")),
 	}); err != nil {
 		return nil, fmt.Errorf("connect to temporal: %w", err)
 	}

@@ -21,10 +21,11 @@ const envAPIToken = "FULFILLMENT_API_TOKEN"
 
 func newAPICommand() *cobra.Command {
 	var (
-		modulesConfig, logLevel, listenIP string
-		temporal                          temporalFlags
-		port                              int
-		opts                              orderOptionFlags
+		modulesConfig, listenIP string
+		temporal                temporalFlags
+		port                    int
+		opts                    orderOptionFlags
+		logs                    logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -41,7 +42,7 @@ Environment:
                                store REST API, to learn the lines of partial refunds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
@@ -100,7 +101,7 @@ Environment:
 	f.StringVar(&listenIP, "listen", "", "IP address to listen on (default: all)")
 	f.IntVar(&port, "http-port", 8080, "HTTP port")
 	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	logs.register(cmd, "info", logJSON)
 	opts.register(cmd)
 	return cmd
 }

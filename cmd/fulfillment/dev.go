@@ -3,13 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
@@ -18,16 +16,17 @@ import (
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
-// sampleOrder is the order the printed curl places.
+// sampleOrder is the order the printed curl places (inside single quotes:
+// it has none).
 const sampleOrder = `{"number":"EDX-100042","user":{"username":"ada","email":"ada@example.com"},` +
 	`"lines":[{"id":"1","product_type":"seat","course_id":"course-v1:edX+DemoX+Demo_Course","mode":"verified"}],` +
 	`"placed_at":"2026-11-21T10:00:00Z"}`
 
 func newDevCommand() *cobra.Command {
 	var (
-		cfg      stack.Config
-		logLevel string
-		opts     orderOptionFlags
+		cfg  stack.Config
+		logs logFlags
+		opts orderOptionFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -38,7 +37,7 @@ the sandbox LMS (or a real LMS with --lms-url). Orders survive a restart on the
 same data directory. Ctrl-C stops everything cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
@@ -88,15 +87,25 @@ same data directory. Ctrl-C stops everything cleanly.`,
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
 	f.StringVar(&cfg.ModulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
-	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it)")
+	logs.register(cmd, "info", logConsole)
 	opts.register(cmd)
 	return cmd
 }
 
+// banner is what `dev` prints once everything runs.
+type banner struct {
+	apiURL, uiURL, temporalAddr, lmsURL, lmsNote, dataDir, token string
+}
+
 func printBanner(cmd *cobra.Command, s *stack.Stack, cfg stack.Config) {
-	out := cmd.OutOrStdout()
-	compact := strings.ReplaceAll(sampleOrder, "'", `'\''`)
+	writeBanner(cmd.OutOrStdout(), banner{apiURL: s.APIURL, uiURL: s.UIURL, temporalAddr: s.Server.FrontendAddress(),
+		lmsURL: s.LMSURL, lmsNote: sandboxNote(cfg), dataDir: cfg.DataDir, token: s.APIToken})
+}
+
+// writeBanner prints the token once, as a line to paste; the commands
+// below refer to it by name.
+func writeBanner(out io.Writer, b banner) {
 	fmt.Fprintf(out, `
 Fulfillment is running.
 
@@ -106,21 +115,23 @@ Fulfillment is running.
   LMS           %s%s
   Data dir      %s
 
-  API token     %s
+API token (paste into your shell; the order commands read it too):
+
+  export %s=%s
 
 Place a sample order:
 
   curl -sS -X POST %s/api/v1/orders \
-    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $%s" -H 'Content-Type: application/json' \
     -d '%s'
 
 Then read its status:
 
-  curl -sS %s/api/v1/orders/EDX-100042 -H 'Authorization: Bearer %s'
+  curl -sS %s/api/v1/orders/EDX-100042 -H "Authorization: Bearer $%s"
 
 Press Ctrl-C to stop.
-`, s.APIURL, s.UIURL, s.Server.FrontendAddress(), workflows.TaskQueue, s.LMSURL, sandboxNote(cfg), cfg.DataDir,
-		s.APIToken, s.APIURL, s.APIToken, compact, s.APIURL, s.APIToken)
+`, b.apiURL, b.uiURL, b.temporalAddr, workflows.TaskQueue, b.lmsURL, b.lmsNote, b.dataDir,
+		envAPIToken, b.token, b.apiURL, envAPIToken, sampleOrder, b.apiURL, envAPIToken)
 }
 
 func sandboxNote(cfg stack.Config) string {
@@ -163,17 +174,4 @@ func (o *orderOptionFlags) options() (workflows.Options, error) {
 	}
 	return workflows.Options{MaxParallelLines: o.maxParallel, BatchSize: o.batchSize, RetryHorizon: o.retryHorizon,
 		RefundWindow: o.refundWindow, ActivityTimeout: o.actTimeout}, nil
-}
-
-// newLogger returns a console logger at level to stderr.
-func newLogger(level string) (*zap.Logger, error) {
-	var lvl zapcore.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	cfg := zap.NewDevelopmentConfig()
-	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	cfg.DisableStacktrace = true
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return cfg.Build()
 }

@@ -17,11 +17,12 @@ import (
 
 func newWorkerCommand() *cobra.Command {
 	var (
-		modulesConfig, logLevel string
-		temporal                temporalFlags
-		opts                    worker.Options
-		prepare                 bool
-		retention               time.Duration
+		modulesConfig string
+		temporal      temporalFlags
+		opts          worker.Options
+		prepare       bool
+		retention     time.Duration
+		logs          logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -32,7 +33,7 @@ each one is stateless. LMS credentials come from LMS_URL, LMS_CLIENT_ID,
 LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
@@ -81,7 +82,7 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 	f.BoolVar(&prepare, "prepare-namespace", true, "register the search attributes and raise retention on start")
 	f.DurationVar(&retention, "retention", devserver.DefaultRetention, "with --prepare-namespace: the least retention of closed orders")
 	f.IntVar(&opts.MaxConcurrentActivities, "max-concurrent-lines", 0, "line activities this worker runs at once (0 = SDK default)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	logs.register(cmd, "info", logJSON)
 	return cmd
 }
 
