@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
@@ -34,12 +35,20 @@ func newAPICommand() *cobra.Command {
 The API is stateless: run several behind a load balancer. Workers run apart
 ("fulfillment worker").
 
-Environment:
-  FULFILLMENT_API_TOKEN        bearer token of /api/v1 (required)
-  WOOCOMMERCE_WEBHOOK_SECRET   enables POST /api/v1/webhooks/woocommerce
+Environment (a secret NAME can instead be read from the file named by
+NAME_FILE, for Docker and Kubernetes secrets; set only one):
+  FULFILLMENT_API_TOKEN (or FULFILLMENT_API_TOKEN_FILE)
+                               bearer token of /api/v1 (required)
+  WOOCOMMERCE_WEBHOOK_SECRET (or WOOCOMMERCE_WEBHOOK_SECRET_FILE)
+                               enables POST /api/v1/webhooks/woocommerce
   WOOCOMMERCE_PRODUCT_MAP      product map file (SKU / product id -> course)
-  WOOCOMMERCE_STORE_URL, WOOCOMMERCE_CONSUMER_KEY, WOOCOMMERCE_CONSUMER_SECRET
-                               store REST API, to learn the lines of partial refunds`,
+  WOOCOMMERCE_STORE_URL, WOOCOMMERCE_CONSUMER_KEY (or _FILE),
+  WOOCOMMERCE_CONSUMER_SECRET (or _FILE)
+                               store REST API, to learn the lines of partial refunds
+  WOOCOMMERCE_STORES           store URLs whose deliveries are accepted
+  FULFILLMENT_MODULES_CONFIG   default of --modules-config
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE
+                               defaults of --temporal-address, --namespace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := logs.logger()
@@ -47,9 +56,12 @@ Environment:
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			token := os.Getenv(envAPIToken)
+			token, err := envconfig.Secret(os.Getenv, envAPIToken)
+			if err != nil {
+				return err
+			}
 			if token == "" {
-				return fmt.Errorf("set %s: the API refuses to serve orders without a bearer token", envAPIToken)
+				return fmt.Errorf("set %s (or %s_FILE): the API refuses to serve orders without a bearer token", envAPIToken, envAPIToken)
 			}
 			options, err := opts.options()
 			if err != nil {
@@ -100,7 +112,7 @@ Environment:
 	temporal.register(cmd)
 	f.StringVar(&listenIP, "listen", "", "IP address to listen on (default: all)")
 	f.IntVar(&port, "http-port", 8080, "HTTP port")
-	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
+	registerModulesConfig(cmd, &modulesConfig)
 	logs.register(cmd, "info", logJSON)
 	opts.register(cmd)
 	return cmd

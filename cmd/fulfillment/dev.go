@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coursefulfill/fulfillment/devserver"
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/woocommerce"
@@ -34,24 +35,33 @@ func newDevCommand() *cobra.Command {
 		Long: `Run the whole product in one process: a real Temporal server persisted in SQLite
 under --data-dir, the Temporal Web UI, the fulfillment worker, the HTTP API and
 the sandbox LMS (or a real LMS with --lms-url). Orders survive a restart on the
-same data directory. Ctrl-C stops everything cleanly.`,
+same data directory. Ctrl-C stops everything cleanly.
+
+Environment (a secret NAME can instead be read from the file named by
+NAME_FILE; set only one):
+  FULFILLMENT_API_TOKEN (or _FILE)   the API's bearer token (default: a new one each start)
+  WOOCOMMERCE_*                      the WooCommerce receiver, as for "fulfillment api"
+  LMS_*                              with --lms-url: the LMS credentials, as for "fulfillment worker"
+  FULFILLMENT_MODULES_CONFIG         default of --modules-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkRetention(cfg.Retention); err != nil {
+				return err
+			}
 			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			if cfg.Retention < 30*24*time.Hour {
-				return errors.New("--retention must be at least 720h (30 days): closed orders are the status record")
-			}
 			cfg.Logger = logger
-			cfg.APIToken = os.Getenv("FULFILLMENT_API_TOKEN")
+			if cfg.APIToken, err = envconfig.Secret(os.Getenv, envAPIToken); err != nil {
+				return err
+			}
 			if cfg.Options, err = opts.options(); err != nil {
 				return err
 			}
 			if cfg.LMSURL != "" {
-				if cfg.LMS, err = lms.ConfigFromEnv(); err != nil {
+				if cfg.LMS, err = lms.ConfigFromEnv(os.Getenv); err != nil {
 					return err
 				}
 			}
@@ -86,8 +96,8 @@ same data directory. Ctrl-C stops everything cleanly.`,
 	f.IntVar(&cfg.LMSPort, "lms-port", 18000, "sandbox LMS port")
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
-	f.StringVar(&cfg.ModulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
-	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it)")
+	registerModulesConfig(cmd, &cfg.ModulesConfig)
+	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
 	logs.register(cmd, "info", logConsole)
 	opts.register(cmd)
 	return cmd
@@ -139,24 +149,6 @@ func sandboxNote(cfg stack.Config) string {
 		return ""
 	}
 	return " (sandbox; enrollments at /sandbox/enrollments)"
-}
-
-// orderOptionFlags are the flags that set the options new orders start with.
-type orderOptionFlags struct {
-	maxParallel  int
-	batchSize    int
-	retryHorizon time.Duration
-	refundWindow time.Duration
-	actTimeout   time.Duration
-}
-
-func (o *orderOptionFlags) register(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.IntVar(&o.maxParallel, "max-parallel-lines", workflows.DefaultMaxParallelLines, "lines of one order fulfilled at the same time")
-	f.IntVar(&o.batchSize, "batch-size", workflows.DefaultBatchSize, "orders with more lines are split into child workflows of this many lines")
-	f.DurationVar(&o.retryHorizon, "retry-horizon", workflows.DefaultRetryHorizon, "how long transient LMS errors are retried before a line waits for an operator")
-	f.DurationVar(&o.refundWindow, "refund-window", workflows.DefaultRefundWindow, "how long an order stays open for refunds")
-	f.DurationVar(&o.actTimeout, "line-timeout", workflows.DefaultActivityTimeout, "time limit of one attempt at one line")
 }
 
 func (o *orderOptionFlags) options() (workflows.Options, error) {

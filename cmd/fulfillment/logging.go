@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -14,19 +13,6 @@ const (
 	logJSON    = "json"    // one JSON object a line, for log collectors (worker, api)
 	logConsole = "console" // for people at a terminal (dev, sandbox-lms)
 )
-
-// logFlags are --log-level and --log-format, with per-command defaults.
-type logFlags struct {
-	level, format string
-}
-
-func (l *logFlags) register(cmd *cobra.Command, level, format string) {
-	f := cmd.Flags()
-	f.StringVar(&l.level, "log-level", level, "log level: debug, info, warn, error")
-	f.StringVar(&l.format, "log-format", format, "log format: json (one object a line, for log collectors) or console (for people)")
-}
-
-func (l *logFlags) logger() (*zap.Logger, error) { return newLogger(l.level, l.format) }
 
 // newLogger returns a logger to stderr at level, in format json (zap's
 // production encoder, ISO 8601 times) or console (human-readable). It never
