@@ -10,15 +10,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api"
-	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/modules"
-	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/woocommerce"
 )
-
-// envAPIToken names the bearer token of the API, for the server and the
-// order commands alike.
-const envAPIToken = "FULFILLMENT_API_TOKEN"
 
 func newAPICommand() *cobra.Command {
 	var (
@@ -56,15 +49,14 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			token, err := envconfig.Secret(os.Getenv, envAPIToken)
+			cfg, err := api.ConfigFromEnv(os.Getenv)
 			if err != nil {
 				return err
 			}
-			if token == "" {
-				return fmt.Errorf("set %s (or %s_FILE): the API refuses to serve orders without a bearer token", envAPIToken, envAPIToken)
+			if cfg.Token == "" {
+				return fmt.Errorf("set %s (or %s_FILE): the API refuses to serve orders without a bearer token", api.EnvToken, api.EnvToken)
 			}
-			options, err := opts.options()
-			if err != nil {
+			if cfg.Options, err = opts.options(); err != nil {
 				return err
 			}
 			// The API validates product types against the same mapping the
@@ -73,35 +65,20 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
 			if err != nil {
 				return err
 			}
-			mapped := func(pt string) bool { _, ok := mapping[pt]; return ok }
-			woo, wooOn, err := woocommerce.ConfigFromEnv(os.Getenv)
-			if err != nil {
-				return err
-			}
+			cfg.Mapped = func(pt string) bool { _, ok := mapping[pt]; return ok }
 
 			c, err := temporal.dial(cmd.Context(), logger)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-
-			st := starter.New(c, starter.Config{Options: options, Mapped: mapped})
-			cfg := api.Config{Token: token, Mapped: mapped}
-			if wooOn {
-				woo.Mapped = mapped
-				recv, err := woocommerce.NewReceiver(woo, st, logger.Named("woocommerce"))
-				if err != nil {
-					return err
-				}
-				cfg.WooCommerce = recv
-			}
-			h, err := api.New(cfg, st, logger.Named("api"))
+			h, _, err := api.Build(c, cfg, logger)
 			if err != nil {
 				return err
 			}
 			srv := api.NewServer(net.JoinHostPort(listenIP, strconv.Itoa(port)), h)
 			logger.Info("api starting", zap.String("temporal", temporal.address), zap.String("namespace", temporal.namespace),
-				zap.Bool("woocommerce", wooOn))
+				zap.Bool("woocommerce", cfg.WooCommerce.Secret != ""))
 			if err := api.Serve(cmd.Context(), srv, logger); err != nil {
 				return err
 			}

@@ -9,11 +9,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/devserver"
-	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
-	"github.com/coursefulfill/fulfillment/woocommerce"
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
@@ -54,9 +53,11 @@ NAME_FILE; set only one):
 			}
 			defer func() { _ = logger.Sync() }()
 			cfg.Logger = logger
-			if cfg.APIToken, err = envconfig.Secret(os.Getenv, envAPIToken); err != nil {
+			apiCfg, err := api.ConfigFromEnv(os.Getenv)
+			if err != nil {
 				return err
 			}
+			cfg.APIToken, cfg.WooCommerce = apiCfg.Token, apiCfg.WooCommerce
 			if cfg.Options, err = opts.options(); err != nil {
 				return err
 			}
@@ -64,13 +65,6 @@ NAME_FILE; set only one):
 				if cfg.LMS, err = lms.ConfigFromEnv(os.Getenv); err != nil {
 					return err
 				}
-			}
-			woo, wooOn, err := woocommerce.ConfigFromEnv(os.Getenv)
-			if err != nil {
-				return err
-			}
-			if wooOn {
-				cfg.WooCommerce = woo
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, worker, API and LMS ...")
 			s, err := stack.Start(cmd.Context(), cfg)
@@ -141,7 +135,7 @@ Then read its status:
 
 Press Ctrl-C to stop.
 `, b.apiURL, b.uiURL, b.temporalAddr, workflows.TaskQueue, b.lmsURL, b.lmsNote, b.dataDir,
-		envAPIToken, b.token, b.apiURL, envAPIToken, sampleOrder, b.apiURL, envAPIToken)
+		api.EnvToken, b.token, b.apiURL, api.EnvToken, sampleOrder, b.apiURL, api.EnvToken)
 }
 
 func sandboxNote(cfg stack.Config) string {

@@ -70,12 +70,7 @@ func (t *temporalFlags) register(cmd *cobra.Command) {
 
 // dial connects to the cluster, logging through logger.
 func (t *temporalFlags) dial(ctx context.Context, logger *zap.Logger) (client.Client, error) {
-	c, err := client.DialContext(ctx, client.Options{HostPort: t.address, Namespace: t.namespace,
-		Logger: worker.NewSDKLogger(logger.Named("temporal"))})
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at %s: %w", t.address, err)
-	}
-	return c, nil
+	return worker.Dial(ctx, t.address, t.namespace, logger)
 }
 
 // orderOptionFlags are the flags that set the options new orders start with.

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 
+	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/devserver"
 )
 
@@ -35,8 +36,8 @@ func TestRetentionMinimum(t *testing.T) {
 }
 
 func TestAPITokenFile(t *testing.T) {
-	t.Setenv(envAPIToken, "tok")
-	t.Setenv(envAPIToken+"_FILE", "/run/secrets/token")
+	t.Setenv(api.EnvToken, "tok")
+	t.Setenv(api.EnvToken+"_FILE", "/run/secrets/token")
 	_, err := (&orderCLI{}).client()
 	require.EqualError(t, err, "set only one of FULFILLMENT_API_TOKEN and FULFILLMENT_API_TOKEN_FILE")
 	err = execute(newAPICommand(), "--http-port", "0")

@@ -22,12 +22,12 @@ type orderCLI struct {
 }
 
 func (o *orderCLI) client() (*api.Client, error) {
-	token, err := envconfig.Secret(os.Getenv, envAPIToken)
+	token, err := envconfig.Secret(os.Getenv, api.EnvToken)
 	if err != nil {
 		return nil, err
 	}
 	if token == "" {
-		return nil, fmt.Errorf("set %s (or %s_FILE) to the API's bearer token", envAPIToken, envAPIToken)
+		return nil, fmt.Errorf("set %s (or %s_FILE) to the API's bearer token", api.EnvToken, api.EnvToken)
 	}
 	return &api.Client{BaseURL: o.apiURL, Token: token}, nil
 }

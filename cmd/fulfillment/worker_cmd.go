@@ -8,10 +8,8 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/coursefulfill/fulfillment/activities"
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
-	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/worker"
 )
 
@@ -52,20 +50,12 @@ named by NAME_FILE, for Docker and Kubernetes secrets; set only one):
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			mapping, err := modules.LoadMapping(modulesConfig)
-			if err != nil {
-				return err
-			}
 			lmsCfg, err := lms.ConfigFromEnv(os.Getenv)
 			if err != nil {
 				return err
 			}
-			lmsCfg.Logger = logger.Named("lms")
-			lmsClient, err := lms.New(lmsCfg)
-			if err != nil {
-				return fmt.Errorf("LMS client: %w", err)
-			}
-			registry, err := modules.NewRegistry(mapping, modules.Deps{LMS: lmsClient, Logger: logger.Named("modules")})
+			wcfg := worker.Config{ModulesConfig: modulesConfig, LMS: lmsCfg, Options: opts, Logger: logger}
+			registry, err := wcfg.Registry()
 			if err != nil {
 				return err
 			}
@@ -79,7 +69,7 @@ named by NAME_FILE, for Docker and Kubernetes secrets; set only one):
 					return err
 				}
 			}
-			w := worker.New(c, &activities.Activities{Modules: registry, Logger: logger.Named("activities")}, opts)
+			w := worker.NewFromConfig(c, wcfg, registry)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
