@@ -88,8 +88,10 @@ func (a *Activities) RevokeLine(ctx context.Context, in LineInput) (LineOutcome,
 }
 
 func (a *Activities) run(ctx context.Context, action contract.Action, in LineInput, call func(modules.Module, modules.Request) modules.Result) (LineOutcome, error) {
-	attempt := int(activity.GetInfo(ctx).Attempt)
-	log := a.logger().With(zap.String("order", in.OrderNumber), zap.String("line", in.Line.ID),
+	info := activity.GetInfo(ctx)
+	attempt := int(info.Attempt)
+	log := a.logger().With(zap.String("workflow_id", info.WorkflowExecution.ID), zap.String("run_id", info.WorkflowExecution.RunID),
+		zap.String("order", in.OrderNumber), zap.String("line", in.Line.ID),
 		zap.String("action", string(action)), zap.String("product_type", in.Line.ProductType), zap.Int("attempt", attempt))
 	m, ok := a.Modules.Module(in.Line.ProductType)
 	if !ok {

@@ -59,7 +59,8 @@ type Options struct {
 	Namespace string
 	// Retention of closed workflows; default DefaultRetention.
 	Retention time.Duration
-	// Logger receives the server's warnings and errors.
+	// Logger receives the server's logs at the logger's level: the server
+	// is chatty, give it a quieter logger than the application's.
 	Logger *zap.Logger
 }
 
@@ -157,7 +158,7 @@ func Start(opts Options) (*Server, error) {
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(tlog.NewZapLogger(opts.Logger.WithOptions(zap.IncreaseLevel(zap.ErrorLevel)))),
+		temporal.WithLogger(tlog.NewZapLogger(opts.Logger)),
 		temporal.WithDynamicConfigClient(dyn),
 	)
 	if err != nil {
@@ -206,7 +207,7 @@ func (s *Server) Stop() {
 		s.ui.Stop()
 	}
 	if err := s.server.Stop(); err != nil {
-		s.opts.Logger.Warn("temporal server stop", zap.Error(err))
+		s.opts.Logger.Error("temporal server stop", zap.Error(err))
 	}
 }
 

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
 )
 
 // Defaults applied by New when the matching Config field is zero.
@@ -55,7 +56,22 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-// ConfigFromEnv reads the client configuration from the environment:
+// Environment variables ConfigFromEnv reads. The secrets may instead be
+// read from the file named by the variable with a _FILE suffix
+// (LMS_CLIENT_SECRET_FILE, LMS_API_KEY_FILE).
+const (
+	EnvURL              = "LMS_URL"
+	EnvClientID         = "LMS_CLIENT_ID"
+	EnvClientSecret     = "LMS_CLIENT_SECRET"
+	EnvAPIKey           = "LMS_API_KEY"
+	EnvTimeout          = "LMS_TIMEOUT"
+	EnvRateLimit        = "LMS_RATE_LIMIT"
+	EnvRateBurst        = "LMS_RATE_BURST"
+	EnvPreEnrollByEmail = "LMS_PRE_ENROLL_BY_EMAIL"
+)
+
+// ConfigFromEnv reads the client configuration from the environment (getenv
+// is os.Getenv outside tests):
 //
 //	LMS_URL                 base URL (required)
 //	LMS_CLIENT_ID           OAuth2 client id
@@ -67,59 +83,38 @@ type Config struct {
 //	LMS_PRE_ENROLL_BY_EMAIL true to pre-enroll learners without an account
 //
 // It does not validate the result; call Validate (New does).
-func ConfigFromEnv() (Config, error) {
-	cfg := Config{
-		BaseURL:  strings.TrimSpace(os.Getenv("LMS_URL")),
-		ClientID: strings.TrimSpace(os.Getenv("LMS_CLIENT_ID")),
-	}
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	get := func(name string) string { return strings.TrimSpace(getenv(name)) }
+	cfg := Config{BaseURL: get(EnvURL), ClientID: get(EnvClientID)}
 	var errs []error
 	var err error
-	if cfg.ClientSecret, err = secretFromEnv("LMS_CLIENT_SECRET"); err != nil {
+	if cfg.ClientSecret, err = envconfig.Secret(getenv, EnvClientSecret); err != nil {
 		errs = append(errs, err)
 	}
-	if cfg.APIKey, err = secretFromEnv("LMS_API_KEY"); err != nil {
+	if cfg.APIKey, err = envconfig.Secret(getenv, EnvAPIKey); err != nil {
 		errs = append(errs, err)
 	}
-	if v := strings.TrimSpace(os.Getenv("LMS_TIMEOUT")); v != "" {
+	if v := get(EnvTimeout); v != "" {
 		if cfg.Timeout, err = parseDuration(v); err != nil {
-			errs = append(errs, fmt.Errorf("LMS_TIMEOUT: %w", err))
+			errs = append(errs, fmt.Errorf("%s: %w", EnvTimeout, err))
 		}
 	}
-	if v := strings.TrimSpace(os.Getenv("LMS_RATE_LIMIT")); v != "" {
+	if v := get(EnvRateLimit); v != "" {
 		if cfg.RateLimit, err = strconv.ParseFloat(v, 64); err != nil {
-			errs = append(errs, fmt.Errorf("LMS_RATE_LIMIT: %q is not a number", v))
+			errs = append(errs, fmt.Errorf("%s: %q is not a number", EnvRateLimit, v))
 		}
 	}
-	if v := strings.TrimSpace(os.Getenv("LMS_RATE_BURST")); v != "" {
+	if v := get(EnvRateBurst); v != "" {
 		if cfg.Burst, err = strconv.Atoi(v); err != nil {
-			errs = append(errs, fmt.Errorf("LMS_RATE_BURST: %q is not an integer", v))
+			errs = append(errs, fmt.Errorf("%s: %q is not an integer", EnvRateBurst, v))
 		}
 	}
-	if v := strings.TrimSpace(os.Getenv("LMS_PRE_ENROLL_BY_EMAIL")); v != "" {
+	if v := get(EnvPreEnrollByEmail); v != "" {
 		if cfg.PreEnrollByEmail, err = strconv.ParseBool(v); err != nil {
-			errs = append(errs, fmt.Errorf("LMS_PRE_ENROLL_BY_EMAIL: %q is not a boolean", v))
+			errs = append(errs, fmt.Errorf("%s: %q is not a boolean", EnvPreEnrollByEmail, v))
 		}
 	}
 	return cfg, errors.Join(errs...)
-}
-
-// secretFromEnv reads a secret from NAME or from the file named by NAME_FILE
-// (Docker/Kubernetes secrets). Setting both is an error, so that it is never
-// unclear which secret is in use. Errors name the variable, never the value.
-func secretFromEnv(name string) (string, error) {
-	value := os.Getenv(name)
-	file := strings.TrimSpace(os.Getenv(name + "_FILE"))
-	switch {
-	case value != "" && file != "":
-		return "", fmt.Errorf("set only one of %s and %s_FILE", name, name)
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s_FILE: %w", name, err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	}
-	return strings.TrimSpace(value), nil
 }
 
 // parseDuration accepts a Go duration ("7s", "1500ms") or plain seconds ("7").

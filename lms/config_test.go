@@ -23,7 +23,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("LMS_RATE_LIMIT", "2.5")
 	t.Setenv("LMS_RATE_BURST", "")
 	t.Setenv("LMS_PRE_ENROLL_BY_EMAIL", "true")
-	cfg, err := ConfigFromEnv()
+	cfg, err := ConfigFromEnv(os.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, "https://lms.example.com/", cfg.BaseURL)
 	require.Equal(t, "worker", cfg.ClientID)
@@ -39,13 +39,13 @@ func TestConfigFromEnv(t *testing.T) {
 	require.Equal(t, 1, c.cfg.Burst)
 
 	t.Setenv("LMS_TIMEOUT", "7")
-	cfg, err = ConfigFromEnv()
+	cfg, err = ConfigFromEnv(os.Getenv)
 	require.NoError(t, err)
 	require.Equal(t, 7*time.Second, cfg.Timeout)
 
 	t.Setenv("LMS_CLIENT_SECRET", "also-set")
 	t.Setenv("LMS_TIMEOUT", "soon")
-	_, err = ConfigFromEnv()
+	_, err = ConfigFromEnv(os.Getenv)
 	require.ErrorContains(t, err, "set only one of LMS_CLIENT_SECRET and LMS_CLIENT_SECRET_FILE")
 	require.ErrorContains(t, err, "LMS_TIMEOUT")
 	require.NotContains(t, err.Error(), "also-set")
@@ -54,7 +54,7 @@ func TestConfigFromEnv(t *testing.T) {
 	t.Setenv("LMS_CLIENT_SECRET", "")
 	t.Setenv("LMS_CLIENT_SECRET_FILE", filepath.Join(dir, "missing"))
 	t.Setenv("LMS_TIMEOUT", "")
-	_, err = ConfigFromEnv()
+	_, err = ConfigFromEnv(os.Getenv)
 	require.ErrorContains(t, err, "LMS_CLIENT_SECRET_FILE")
 }
 

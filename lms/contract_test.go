@@ -392,7 +392,7 @@ func TestErrorTable(t *testing.T) {
 		_, err := c.Enroll(ctx, req("nobody", demo, "audit"))
 		e := requireError(t, err, TypeUserNotFound, false)
 		require.Equal(t, 406, e.StatusCode)
-		require.Equal(t, "The user nobody does not exist.", e.Message)
+		require.Equal(t, "The user [username redacted] does not exist.", e.Message, "the username is redacted: errors are logged")
 	})
 	t.Run("email does not exist is redacted", func(t *testing.T) {
 		_, err := c.Enroll(ctx, EnrollRequest{Email: "secret.person@example.org", CourseID: demo, Mode: "audit"})

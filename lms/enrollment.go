@@ -137,7 +137,8 @@ var freeModes = map[string]bool{"audit": true, "honor": true}
 // creates, reactivates or changes the mode of the enrollment. A learner
 // without an account (406) is pre-enrolled by email when PreEnrollByEmail is
 // on and the request has an email.
-func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Outcome, error) {
+func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, req.Email) }()
 	const op = "enroll"
 	if err := req.check(op, true); err != nil {
 		return Outcome{}, err
@@ -158,7 +159,8 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (Outcome, error)
 // already in req.Mode is a success without a write. With req.FromMode set it
 // writes only while the learner is actively enrolled in FromMode. There is no
 // downgrade guard: the caller asks for the mode it means.
-func (c *Client) ChangeMode(ctx context.Context, req EnrollRequest) (Outcome, error) {
+func (c *Client) ChangeMode(ctx context.Context, req EnrollRequest) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, req.Email) }()
 	const op = "change_mode"
 	if err := req.check(op, true); err != nil {
 		return Outcome{}, err
@@ -274,7 +276,8 @@ func (c *Client) postError(op string, resp *response) *Error {
 // create-then-deactivate a ghost enrollment, or re-activate and deactivate an
 // inactive one. A 400 "Enrollment mode mismatch" (the learner moved to
 // another mode meanwhile) is a success too.
-func (c *Client) Unenroll(ctx context.Context, req EnrollRequest) (Outcome, error) {
+func (c *Client) Unenroll(ctx context.Context, req EnrollRequest) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, req.Email) }()
 	const op = "unenroll"
 	if err := req.check(op, false); err != nil {
 		return Outcome{}, err

@@ -8,7 +8,8 @@ import (
 
 // GetEnrollment returns the learner's enrollment in the course run, or nil
 // when there is none (the LMS answers 200 with an empty body).
-func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (*Enrollment, error) {
+func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (_ *Enrollment, err error) {
+	defer func() { err = redactLearner(err, username, "") }()
 	const op = "get_enrollment"
 	if username == "" || courseID == "" {
 		return nil, invalidRequest(op, "a username and a course run id are required")
@@ -38,7 +39,8 @@ func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (
 // FindEnrollmentByEmail returns the enrollment in the course run of the
 // learner with this email, or nil when there is none (or no such learner). It
 // uses the staff-only enrollment listing.
-func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID string) (*Enrollment, error) {
+func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID string) (_ *Enrollment, err error) {
+	defer func() { err = redactLearner(err, "", email) }()
 	const op = "find_enrollment"
 	if email == "" || courseID == "" {
 		return nil, invalidRequest(op, "an email and a course run id are required")

@@ -42,7 +42,8 @@ type entitlementBody struct {
 
 // FindEntitlements lists the learner's entitlements for a course (active and
 // expired). It needs a staff service user.
-func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID string) ([]Entitlement, error) {
+func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID string) (_ []Entitlement, err error) {
+	defer func() { err = redactLearner(err, username, "") }()
 	const op = "find_entitlements"
 	if username == "" {
 		return nil, invalidRequest(op, "a username is required")
@@ -105,7 +106,8 @@ func (c *Client) GetEntitlement(ctx context.Context, uuid string) (*Entitlement,
 // CreateEntitlement gives the learner an entitlement to a course. It first
 // looks for an active entitlement of the same learner, course and order, and
 // returns that one when found, so a retried create never makes a second.
-func (c *Client) CreateEntitlement(ctx context.Context, req EntitlementRequest) (EntitlementOutcome, error) {
+func (c *Client) CreateEntitlement(ctx context.Context, req EntitlementRequest) (_ EntitlementOutcome, err error) {
+	defer func() { err = redactLearner(err, req.Username, "") }()
 	const op = "create_entitlement"
 	switch {
 	case req.Username == "":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,8 +62,9 @@ var transientTypes = map[string]bool{
 func IsTransientType(t string) bool { return transientTypes[t] }
 
 // Error is every failure the Client returns. Message is the LMS's own message
-// (emails redacted) or a description of a transport failure; it never holds
-// secrets.
+// (emails and the learner's username redacted) or a description of a
+// transport failure; it never holds secrets. It ends up in logs, Temporal
+// histories and the Web UI.
 type Error struct {
 	// Type is one of the Type* constants.
 	Type string
@@ -294,4 +296,57 @@ func sanitizeMessage(s string) string {
 		s = string(r[:maxMessage]) + "…"
 	}
 	return s
+}
+
+// redactedUser stands for the learner's username in messages.
+const redactedUser = "[username redacted]"
+
+// redactLearner removes the learner's username and email from the message of
+// err, when err is an *Error. The LMS names the user in some answers ("The
+// user ada does not exist.") and a read's path carries the username; the
+// email pattern cannot recognise a username. It returns err.
+func redactLearner(err error, username, email string) error {
+	e, ok := AsError(err)
+	if !ok || e.Message == "" {
+		return err
+	}
+	if email != "" {
+		e.Message = strings.ReplaceAll(e.Message, email, "[email redacted]")
+	}
+	if username != "" {
+		e.Message = replaceWord(e.Message, username, redactedUser)
+		if esc := url.PathEscape(username); esc != username {
+			e.Message = replaceWord(e.Message, esc, redactedUser)
+		}
+	}
+	return err
+}
+
+// replaceWord replaces the occurrences of word in s that are not part of a
+// longer word (letters, digits, underscore), so a username "ada" is found in
+// "The user ada does not exist." and "/enrollment/ada,course-v1:..." but not
+// in "adapter".
+func replaceWord(s, word, repl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, word)
+		if i < 0 {
+			break
+		}
+		j := i + len(word)
+		whole := (i == 0 || !isWordByte(s[i-1])) && (j == len(s) || !isWordByte(s[j]))
+		b.WriteString(s[:i])
+		if whole {
+			b.WriteString(repl)
+		} else {
+			b.WriteString(word)
+		}
+		s = s[j:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
 }

@@ -13,7 +13,8 @@ type allowedBody struct {
 }
 
 // ListEnrollmentAllowed returns the pre-enrollments of an email address.
-func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) ([]EnrollmentAllowed, error) {
+func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) (_ []EnrollmentAllowed, err error) {
+	defer func() { err = redactLearner(err, "", email) }()
 	const op = "list_enrollment_allowed"
 	if email == "" {
 		return nil, invalidRequest(op, "an email is required")
@@ -74,7 +75,8 @@ func (c *Client) preEnroll(ctx context.Context, req EnrollRequest, out Outcome) 
 
 // RemoveEnrollmentAllowed deletes the email's pre-enrollment in the course
 // run; none is a success without a write.
-func (c *Client) RemoveEnrollmentAllowed(ctx context.Context, email, courseID string) (Outcome, error) {
+func (c *Client) RemoveEnrollmentAllowed(ctx context.Context, email, courseID string) (_ Outcome, err error) {
+	defer func() { err = redactLearner(err, "", email) }()
 	const op = "remove_enrollment_allowed"
 	if email == "" || courseID == "" {
 		return Outcome{}, invalidRequest(op, "an email and a course run id are required")

@@ -21,7 +21,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
-	"github.com/coursefulfill/fulfillment/activities"
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/devserver"
@@ -123,11 +122,6 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.Close()
 		}
 	}()
-	mapping, err := modules.LoadMapping(cfg.ModulesConfig)
-	if err != nil {
-		return nil, err
-	}
-
 	// Every port is checked (and held) before anything starts: the
 	// Temporal and UI servers do not fail cleanly on a busy port.
 	uses := []portUse{{cfg.TemporalPort, "--temporal-port"}, {cfg.HTTPPort, "--http-port"}}
@@ -189,12 +183,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		lmsCfg.BaseURL = cfg.LMSURL
 		s.LMSURL = cfg.LMSURL
 	}
-	lmsCfg.Logger = cfg.Logger.Named("lms")
-	lmsClient, err := lms.New(lmsCfg)
-	if err != nil {
-		return nil, fmt.Errorf("LMS client: %w", err)
-	}
-	if s.Registry, err = modules.NewRegistry(mapping, modules.Deps{LMS: lmsClient, Logger: cfg.Logger.Named("modules")}); err != nil {
+	wcfg := worker.Config{ModulesConfig: cfg.ModulesConfig, LMS: lmsCfg, Options: cfg.Worker, Logger: cfg.Logger}
+	if s.Registry, err = wcfg.Registry(); err != nil {
 		return nil, err
 	}
 
@@ -205,7 +195,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if s.Server, err = devserver.Start(devserver.Options{
 		DataDir: cfg.DataDir, IP: cfg.IP, FrontendPort: cfg.TemporalPort, UIPort: uiPort, Retention: cfg.Retention,
-		Logger: cfg.Logger.Named("temporal"),
+		// The embedded server gets a logger of its own, quieter than the
+		// product's: at info it narrates its internals.
+		Logger: cfg.Logger.Named("temporal-server").WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
 	}); err != nil {
 		var pe *devserver.PortInUseError
 		if errors.As(err, &pe) {
@@ -218,12 +210,8 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.UIURL = s.Server.UIURL()
-	if s.Client, err = client.Dial(client.Options{
-		HostPort:  s.Server.FrontendAddress(),
-		Namespace: s.Server.Namespace(),
-		Logger:    worker.NewSDKLogger(cfg.Logger.Named("temporal-client").WithOptions(zap.IncreaseLevel(zap.WarnLevel))),
-	}); err != nil {
-		return nil, fmt.Errorf("connect to temporal: %w", err)
+	if s.Client, err = worker.Dial(ctx, s.Server.FrontendAddress(), s.Server.Namespace(), cfg.Logger); err != nil {
+		return nil, err
 	}
 	retention := cfg.Retention
 	if retention <= 0 {
@@ -232,32 +220,23 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := worker.PrepareNamespace(ctx, s.Client, s.Server.Namespace(), retention, cfg.Logger); err != nil {
 		return nil, err
 	}
-	s.Worker = worker.New(s.Client, &activities.Activities{Modules: s.Registry, Logger: cfg.Logger.Named("activities")}, cfg.Worker)
+	s.Worker = worker.NewFromConfig(s.Client, wcfg, s.Registry)
 	if err := s.Worker.Start(); err != nil {
 		s.Worker = nil
 		return nil, fmt.Errorf("start worker: %w", err)
 	}
 
 	// The API.
-	s.Starter = starter.New(s.Client, starter.Config{Options: cfg.Options, Mapped: s.Registry.Mapped})
 	s.APIToken = cfg.APIToken
 	if s.APIToken == "" {
 		s.APIToken = newToken()
 	}
-	apiCfg := api.Config{Token: s.APIToken, Mapped: s.Registry.Mapped}
-	if cfg.WooCommerce.Secret != "" {
-		woo := cfg.WooCommerce
-		woo.Mapped = s.Registry.Mapped
-		recv, err := woocommerce.NewReceiver(woo, s.Starter, cfg.Logger.Named("woocommerce"))
-		if err != nil {
-			return nil, err
-		}
-		apiCfg.WooCommerce = recv
-	}
-	h, err := api.New(apiCfg, s.Starter, cfg.Logger.Named("api"))
+	h, st, err := api.Build(s.Client, api.BuildConfig{Token: s.APIToken, Options: cfg.Options, Mapped: s.Registry.Mapped,
+		WooCommerce: cfg.WooCommerce}, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
+	s.Starter = st
 	ln, err := s.listen(cfg.HTTPPort, "--http-port")
 	if err != nil {
 		return nil, err
@@ -277,8 +256,7 @@ func (s *Stack) listen(port int, flag string) (net.Listener, error) {
 }
 
 func (s *Stack) serve(ln net.Listener, h http.Handler) {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := api.NewServer(ln.Addr().String(), h)
 	s.servers = append(s.servers, srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

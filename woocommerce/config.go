@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/order"
 )
 
@@ -171,22 +172,25 @@ type Config struct {
 }
 
 // ConfigFromEnv reads the receiver's configuration from the environment
-// (getenv is os.Getenv outside tests). enabled is false when no webhook
-// secret is set: the receiver is then not offered.
+// (getenv is os.Getenv outside tests). The webhook secret and the consumer
+// key and secret may instead be read from the file named by the variable
+// with a _FILE suffix (WOOCOMMERCE_WEBHOOK_SECRET_FILE, ...). enabled is
+// false when no webhook secret is set: the receiver is then not offered.
 func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err error) {
-	cfg.Secret = getenv(EnvWebhookSecret)
-	if cfg.Secret == "" {
-		return Config{}, false, nil
+	if cfg.Secret, err = envconfig.Secret(getenv, EnvWebhookSecret); err != nil || cfg.Secret == "" {
+		return Config{}, false, err
 	}
 	if path := getenv(EnvProductMap); path != "" {
 		if cfg.Products, err = LoadProductMap(path); err != nil {
 			return Config{}, false, err
 		}
 	}
-	cfg.Store = StoreAPI{
-		URL:            getenv(EnvStoreURL),
-		ConsumerKey:    getenv(EnvConsumerKey),
-		ConsumerSecret: getenv(EnvConsumerSecret),
+	cfg.Store.URL = getenv(EnvStoreURL)
+	if cfg.Store.ConsumerKey, err = envconfig.Secret(getenv, EnvConsumerKey); err != nil {
+		return Config{}, false, err
+	}
+	if cfg.Store.ConsumerSecret, err = envconfig.Secret(getenv, EnvConsumerSecret); err != nil {
+		return Config{}, false, err
 	}
 	set := 0
 	for _, v := range []string{cfg.Store.URL, cfg.Store.ConsumerKey, cfg.Store.ConsumerSecret} {

@@ -82,7 +82,8 @@ type Receiver struct {
 	stores map[string]bool
 }
 
-// NewReceiver returns a receiver that starts orders through f.
+// NewReceiver returns a receiver that starts orders through f. log is used
+// as given: the caller names it.
 func NewReceiver(cfg Config, f Fulfiller, log *zap.Logger) (*Receiver, error) {
 	if cfg.Secret == "" {
 		return nil, errors.New("woocommerce: a webhook secret is required")
@@ -114,7 +115,6 @@ func NewReceiver(cfg Config, f Fulfiller, log *zap.Logger) (*Receiver, error) {
 		}
 		stores[name] = true
 	}
-	log = log.Named("woocommerce")
 	if len(stores) == 0 {
 		log.Warn("deliveries from any store are accepted; list the stores in " + EnvStores +
 			" so a signed delivery cannot be replayed under another store's name")

@@ -404,6 +404,22 @@ func TestConfigFromEnv(t *testing.T) {
 	require.True(t, cfg.Store.Configured())
 	require.Len(t, cfg.Products.Products, 3)
 
+	// Secrets may come from files instead (Docker/Kubernetes secrets).
+	dir := t.TempDir()
+	for name, value := range map[string]string{woocommerce.EnvWebhookSecret: "s-file", woocommerce.EnvConsumerSecret: "cs-file"} {
+		require.NoError(t, writeFile(dir+"/"+name, value+"\n"))
+		env[name], env[name+"_FILE"] = "", dir+"/"+name
+	}
+	cfg, enabled, err = woocommerce.ConfigFromEnv(getenv)
+	require.NoError(t, err)
+	require.True(t, enabled)
+	require.Equal(t, "s-file", cfg.Secret)
+	require.Equal(t, "cs-file", cfg.Store.ConsumerSecret)
+	env[woocommerce.EnvConsumerSecret] = "cs"
+	_, _, err = woocommerce.ConfigFromEnv(getenv)
+	require.ErrorContains(t, err, "set only one of "+woocommerce.EnvConsumerSecret+" and "+woocommerce.EnvConsumerSecret+"_FILE")
+	require.NotContains(t, err.Error(), "cs-file")
+
 	_, err = woocommerce.ParseProductMap([]byte(`{"products": [{"sku": "X", "course_id": "bad"}]}`))
 	require.Error(t, err)
 	_, err = woocommerce.ParseProductMap([]byte(`{"products": [{"course_id": "course-v1:a+b+c"}]}`))

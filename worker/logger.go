@@ -8,12 +8,19 @@ import (
 )
 
 // SDKLogger adapts a zap logger to the Temporal SDK's logger, so the SDK's
-// and workflows' logs land in the same stream as everything else.
+// and workflows' logs land in the same stream as everything else. It
+// implements the SDK's optional WithLogger and WithSkipCallers: the SDK asks
+// it to skip its own frames, so a workflow log's caller is the workflow code
+// that logged, not the SDK's logger wrapper.
 type SDKLogger struct {
 	z *zap.SugaredLogger
 }
 
-var _ sdklog.Logger = SDKLogger{}
+var (
+	_ sdklog.Logger          = SDKLogger{}
+	_ sdklog.WithLogger      = SDKLogger{}
+	_ sdklog.WithSkipCallers = SDKLogger{}
+)
 
 // NewSDKLogger returns z as a Temporal SDK logger.
 func NewSDKLogger(z *zap.Logger) SDKLogger {
@@ -35,6 +42,12 @@ func (l SDKLogger) Error(msg string, keyvals ...interface{}) { l.z.Errorw(msg, f
 // With returns a logger that adds keyvals to every entry.
 func (l SDKLogger) With(keyvals ...interface{}) sdklog.Logger {
 	return SDKLogger{z: l.z.With(fields(keyvals)...)}
+}
+
+// WithCallerSkip returns a logger that reports the caller depth frames
+// further up the stack.
+func (l SDKLogger) WithCallerSkip(depth int) sdklog.Logger {
+	return SDKLogger{z: l.z.WithOptions(zap.AddCallerSkip(depth))}
 }
 
 // fields makes sure keys are strings, as zap's sugared logger wants.

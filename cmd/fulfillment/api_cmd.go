@@ -11,20 +11,15 @@ import (
 
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/modules"
-	"github.com/coursefulfill/fulfillment/starter"
-	"github.com/coursefulfill/fulfillment/woocommerce"
 )
-
-// envAPIToken names the bearer token of the API, for the server and the
-// order commands alike.
-const envAPIToken = "FULFILLMENT_API_TOKEN"
 
 func newAPICommand() *cobra.Command {
 	var (
-		modulesConfig, logLevel, listenIP string
-		temporal                          temporalFlags
-		port                              int
-		opts                              orderOptionFlags
+		modulesConfig, listenIP string
+		temporal                temporalFlags
+		port                    int
+		opts                    orderOptionFlags
+		logs                    logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -33,25 +28,35 @@ func newAPICommand() *cobra.Command {
 The API is stateless: run several behind a load balancer. Workers run apart
 ("fulfillment worker").
 
-Environment:
-  FULFILLMENT_API_TOKEN        bearer token of /api/v1 (required)
-  WOOCOMMERCE_WEBHOOK_SECRET   enables POST /api/v1/webhooks/woocommerce
+Environment (a secret NAME can instead be read from the file named by
+NAME_FILE, for Docker and Kubernetes secrets; set only one):
+  FULFILLMENT_API_TOKEN (or FULFILLMENT_API_TOKEN_FILE)
+                               bearer token of /api/v1 (required)
+  WOOCOMMERCE_WEBHOOK_SECRET (or WOOCOMMERCE_WEBHOOK_SECRET_FILE)
+                               enables POST /api/v1/webhooks/woocommerce
   WOOCOMMERCE_PRODUCT_MAP      product map file (SKU / product id -> course)
-  WOOCOMMERCE_STORE_URL, WOOCOMMERCE_CONSUMER_KEY, WOOCOMMERCE_CONSUMER_SECRET
-                               store REST API, to learn the lines of partial refunds`,
+  WOOCOMMERCE_STORE_URL, WOOCOMMERCE_CONSUMER_KEY (or _FILE),
+  WOOCOMMERCE_CONSUMER_SECRET (or _FILE)
+                               store REST API, to learn the lines of partial refunds
+  WOOCOMMERCE_STORES           store URLs whose deliveries are accepted
+  FULFILLMENT_MODULES_CONFIG   default of --modules-config
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE
+                               defaults of --temporal-address, --namespace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			token := os.Getenv(envAPIToken)
-			if token == "" {
-				return fmt.Errorf("set %s: the API refuses to serve orders without a bearer token", envAPIToken)
-			}
-			options, err := opts.options()
+			cfg, err := api.ConfigFromEnv(os.Getenv)
 			if err != nil {
+				return err
+			}
+			if cfg.Token == "" {
+				return fmt.Errorf("set %s (or %s_FILE): the API refuses to serve orders without a bearer token", api.EnvToken, api.EnvToken)
+			}
+			if cfg.Options, err = opts.options(); err != nil {
 				return err
 			}
 			// The API validates product types against the same mapping the
@@ -60,35 +65,20 @@ Environment:
 			if err != nil {
 				return err
 			}
-			mapped := func(pt string) bool { _, ok := mapping[pt]; return ok }
-			woo, wooOn, err := woocommerce.ConfigFromEnv(os.Getenv)
-			if err != nil {
-				return err
-			}
+			cfg.Mapped = func(pt string) bool { _, ok := mapping[pt]; return ok }
 
 			c, err := temporal.dial(cmd.Context(), logger)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
-
-			st := starter.New(c, starter.Config{Options: options, Mapped: mapped})
-			cfg := api.Config{Token: token, Mapped: mapped}
-			if wooOn {
-				woo.Mapped = mapped
-				recv, err := woocommerce.NewReceiver(woo, st, logger.Named("woocommerce"))
-				if err != nil {
-					return err
-				}
-				cfg.WooCommerce = recv
-			}
-			h, err := api.New(cfg, st, logger.Named("api"))
+			h, _, err := api.Build(c, cfg, logger)
 			if err != nil {
 				return err
 			}
 			srv := api.NewServer(net.JoinHostPort(listenIP, strconv.Itoa(port)), h)
 			logger.Info("api starting", zap.String("temporal", temporal.address), zap.String("namespace", temporal.namespace),
-				zap.Bool("woocommerce", wooOn))
+				zap.Bool("woocommerce", cfg.WooCommerce.Secret != ""))
 			if err := api.Serve(cmd.Context(), srv, logger); err != nil {
 				return err
 			}
@@ -99,8 +89,8 @@ Environment:
 	temporal.register(cmd)
 	f.StringVar(&listenIP, "listen", "", "IP address to listen on (default: all)")
 	f.IntVar(&port, "http-port", 8080, "HTTP port")
-	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	registerModulesConfig(cmd, &modulesConfig)
+	logs.register(cmd, "info", logJSON)
 	opts.register(cmd)
 	return cmd
 }

@@ -3,31 +3,29 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
+	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
-	"github.com/coursefulfill/fulfillment/woocommerce"
 )
 
-// sampleOrder is the order the printed curl places.
+// sampleOrder is the order the printed curl places (inside single quotes:
+// it has none).
 const sampleOrder = `{"number":"EDX-100042","user":{"username":"ada","email":"ada@example.com"},` +
 	`"lines":[{"id":"1","product_type":"seat","course_id":"course-v1:edX+DemoX+Demo_Course","mode":"verified"}],` +
 	`"placed_at":"2026-11-21T10:00:00Z"}`
 
 func newDevCommand() *cobra.Command {
 	var (
-		cfg      stack.Config
-		logLevel string
-		opts     orderOptionFlags
+		cfg  stack.Config
+		logs logFlags
+		opts orderOptionFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -35,33 +33,37 @@ func newDevCommand() *cobra.Command {
 		Long: `Run the whole product in one process: a real Temporal server persisted in SQLite
 under --data-dir, the Temporal Web UI, the fulfillment worker, the HTTP API and
 the sandbox LMS (or a real LMS with --lms-url). Orders survive a restart on the
-same data directory. Ctrl-C stops everything cleanly.`,
+same data directory. Ctrl-C stops everything cleanly.
+
+Environment (a secret NAME can instead be read from the file named by
+NAME_FILE; set only one):
+  FULFILLMENT_API_TOKEN (or _FILE)   the API's bearer token (default: a new one each start)
+  WOOCOMMERCE_*                      the WooCommerce receiver, as for "fulfillment api"
+  LMS_*                              with --lms-url: the LMS credentials, as for "fulfillment worker"
+  FULFILLMENT_MODULES_CONFIG         default of --modules-config`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			if err := checkRetention(cfg.Retention); err != nil {
+				return err
+			}
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			if cfg.Retention < 30*24*time.Hour {
-				return errors.New("--retention must be at least 720h (30 days): closed orders are the status record")
-			}
 			cfg.Logger = logger
-			cfg.APIToken = os.Getenv("FULFILLMENT_API_TOKEN")
+			apiCfg, err := api.ConfigFromEnv(os.Getenv)
+			if err != nil {
+				return err
+			}
+			cfg.APIToken, cfg.WooCommerce = apiCfg.Token, apiCfg.WooCommerce
 			if cfg.Options, err = opts.options(); err != nil {
 				return err
 			}
 			if cfg.LMSURL != "" {
-				if cfg.LMS, err = lms.ConfigFromEnv(); err != nil {
+				if cfg.LMS, err = lms.ConfigFromEnv(os.Getenv); err != nil {
 					return err
 				}
-			}
-			woo, wooOn, err := woocommerce.ConfigFromEnv(os.Getenv)
-			if err != nil {
-				return err
-			}
-			if wooOn {
-				cfg.WooCommerce = woo
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, worker, API and LMS ...")
 			s, err := stack.Start(cmd.Context(), cfg)
@@ -87,16 +89,26 @@ same data directory. Ctrl-C stops everything cleanly.`,
 	f.IntVar(&cfg.LMSPort, "lms-port", 18000, "sandbox LMS port")
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
-	f.StringVar(&cfg.ModulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
-	f.StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn, error")
-	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it)")
+	registerModulesConfig(cmd, &cfg.ModulesConfig)
+	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
+	logs.register(cmd, "info", logConsole)
 	opts.register(cmd)
 	return cmd
 }
 
+// banner is what `dev` prints once everything runs.
+type banner struct {
+	apiURL, uiURL, temporalAddr, lmsURL, lmsNote, dataDir, token string
+}
+
 func printBanner(cmd *cobra.Command, s *stack.Stack, cfg stack.Config) {
-	out := cmd.OutOrStdout()
-	compact := strings.ReplaceAll(sampleOrder, "'", `'\''`)
+	writeBanner(cmd.OutOrStdout(), banner{apiURL: s.APIURL, uiURL: s.UIURL, temporalAddr: s.Server.FrontendAddress(),
+		lmsURL: s.LMSURL, lmsNote: sandboxNote(cfg), dataDir: cfg.DataDir, token: s.APIToken})
+}
+
+// writeBanner prints the token once, as a line to paste; the commands
+// below refer to it by name.
+func writeBanner(out io.Writer, b banner) {
 	fmt.Fprintf(out, `
 Fulfillment is running.
 
@@ -106,21 +118,23 @@ Fulfillment is running.
   LMS           %s%s
   Data dir      %s
 
-  API token     %s
+API token (paste into your shell; the order commands read it too):
+
+  export %s=%s
 
 Place a sample order:
 
   curl -sS -X POST %s/api/v1/orders \
-    -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $%s" -H 'Content-Type: application/json' \
     -d '%s'
 
 Then read its status:
 
-  curl -sS %s/api/v1/orders/EDX-100042 -H 'Authorization: Bearer %s'
+  curl -sS %s/api/v1/orders/EDX-100042 -H "Authorization: Bearer $%s"
 
 Press Ctrl-C to stop.
-`, s.APIURL, s.UIURL, s.Server.FrontendAddress(), contract.TaskQueue, s.LMSURL, sandboxNote(cfg), cfg.DataDir,
-		s.APIToken, s.APIURL, s.APIToken, compact, s.APIURL, s.APIToken)
+`, b.apiURL, b.uiURL, b.temporalAddr, contract.TaskQueue, b.lmsURL, b.lmsNote, b.dataDir,
+		api.EnvToken, b.token, b.apiURL, api.EnvToken, sampleOrder, b.apiURL, api.EnvToken)
 }
 
 func sandboxNote(cfg stack.Config) string {
@@ -128,52 +142,4 @@ func sandboxNote(cfg stack.Config) string {
 		return ""
 	}
 	return " (sandbox; enrollments at /sandbox/enrollments)"
-}
-
-// orderOptionFlags are the flags that set the options new orders start with.
-type orderOptionFlags struct {
-	maxParallel  int
-	batchSize    int
-	retryHorizon time.Duration
-	refundWindow time.Duration
-	actTimeout   time.Duration
-}
-
-func (o *orderOptionFlags) register(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.IntVar(&o.maxParallel, "max-parallel-lines", contract.DefaultMaxParallelLines, "lines of one order fulfilled at the same time")
-	f.IntVar(&o.batchSize, "batch-size", contract.DefaultBatchSize, "orders with more lines are split into child workflows of this many lines")
-	f.DurationVar(&o.retryHorizon, "retry-horizon", contract.DefaultRetryHorizon, "how long transient LMS errors are retried before a line waits for an operator")
-	f.DurationVar(&o.refundWindow, "refund-window", contract.DefaultRefundWindow, "how long an order stays open for refunds")
-	f.DurationVar(&o.actTimeout, "line-timeout", contract.DefaultActivityTimeout, "time limit of one attempt at one line")
-}
-
-func (o *orderOptionFlags) options() (contract.Options, error) {
-	switch {
-	case o.maxParallel < 1:
-		return contract.Options{}, errors.New("--max-parallel-lines must be at least 1")
-	case o.batchSize < 1 || o.batchSize > 1000:
-		return contract.Options{}, errors.New("--batch-size must be between 1 and 1000 (Temporal allows 2,000 pending activities per execution)")
-	case o.retryHorizon < time.Minute:
-		return contract.Options{}, errors.New("--retry-horizon must be at least 1m")
-	case o.refundWindow < time.Minute:
-		return contract.Options{}, errors.New("--refund-window must be at least 1m")
-	case o.actTimeout < time.Second:
-		return contract.Options{}, errors.New("--line-timeout must be at least 1s")
-	}
-	return contract.Options{MaxParallelLines: o.maxParallel, BatchSize: o.batchSize, RetryHorizon: o.retryHorizon,
-		RefundWindow: o.refundWindow, ActivityTimeout: o.actTimeout}, nil
-}
-
-// newLogger returns a console logger at level to stderr.
-func newLogger(level string) (*zap.Logger, error) {
-	var lvl zapcore.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %w", err)
-	}
-	cfg := zap.NewDevelopmentConfig()
-	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	cfg.DisableStacktrace = true
-	cfg.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
-	return cfg.Build()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
 )
 
 // orderCLI holds the flags every order subcommand shares.
@@ -21,9 +22,12 @@ type orderCLI struct {
 }
 
 func (o *orderCLI) client() (*api.Client, error) {
-	token := os.Getenv(envAPIToken)
+	token, err := envconfig.Secret(os.Getenv, api.EnvToken)
+	if err != nil {
+		return nil, err
+	}
 	if token == "" {
-		return nil, fmt.Errorf("set %s to the API's bearer token", envAPIToken)
+		return nil, fmt.Errorf("set %s (or %s_FILE) to the API's bearer token", api.EnvToken, api.EnvToken)
 	}
 	return &api.Client{BaseURL: o.apiURL, Token: token}, nil
 }
@@ -68,7 +72,8 @@ func newOrderCommand() *cobra.Command {
 		Use:   "order",
 		Short: "Create, inspect, refund, retry and list orders through the HTTP API",
 		Long: `Talk to the fulfillment HTTP API (--api, env FULFILLMENT_API_URL) with the
-bearer token in FULFILLMENT_API_TOKEN. Output is for people; --json prints the
+bearer token in FULFILLMENT_API_TOKEN (or in the file named by
+FULFILLMENT_API_TOKEN_FILE). Output is for people; --json prints the
 API's JSON for scripts. Failures exit non-zero with the API's explanation.`,
 	}
 	pf := cmd.PersistentFlags()

@@ -21,7 +21,7 @@ func TestOrderCommands(t *testing.T) {
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	defer srv.Close()
-	t.Setenv(envAPIToken, "tok")
+	t.Setenv(api.EnvToken, "tok")
 
 	run := func(args ...string) (string, string, error) {
 		cmd := newOrderCommand()
@@ -76,7 +76,7 @@ func TestOrderCommands(t *testing.T) {
 	require.ErrorAs(t, err, &exit)
 	require.Contains(t, errOut, "unknown line")
 
-	t.Setenv(envAPIToken, "")
+	t.Setenv(api.EnvToken, "")
 	_, _, err = run("status", "CLI-1")
-	require.ErrorContains(t, err, envAPIToken)
+	require.ErrorContains(t, err, api.EnvToken)
 }

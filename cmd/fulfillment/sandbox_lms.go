@@ -23,12 +23,13 @@ import (
 // behaves like Open edX.
 func newSandboxLMSCommand() *cobra.Command {
 	var (
-		host, stateFile, catalog, users, logLevel string
-		clientID, clientSecret, apiKey            string
-		port, errorStatus, throttle               int
-		autoRegister                              bool
-		latency, tokenLifetime, retryAfter        time.Duration
-		errorRate                                 float64
+		host, stateFile, catalog, users    string
+		clientID, clientSecret, apiKey     string
+		port, errorStatus, throttle        int
+		autoRegister                       bool
+		latency, tokenLifetime, retryAfter time.Duration
+		errorRate                          float64
+		logs                               logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "sandbox-lms",
@@ -43,7 +44,7 @@ API key ` + sandbox.DevAPIKey + `.`,
   fulfillment sandbox-lms --latency 200ms --error-rate 0.1 --error-status 503`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
@@ -108,6 +109,6 @@ API key ` + sandbox.DevAPIKey + `.`,
 	f.Float64Var(&errorRate, "error-rate", 0, "share (0..1) of LMS requests answered with --error-status")
 	f.IntVar(&errorStatus, "error-status", 500, "status of injected errors (429 sends Retry-After)")
 	f.DurationVar(&retryAfter, "retry-after", 0, "Retry-After of injected 429/503 answers")
-	f.StringVar(&logLevel, "log-level", "info", "log level (debug, info, warn, error)")
+	logs.register(cmd, "info", logConsole)
 	return cmd
 }

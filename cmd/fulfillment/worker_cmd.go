@@ -8,49 +8,54 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
-	"github.com/coursefulfill/fulfillment/activities"
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
-	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/worker"
 )
 
 func newWorkerCommand() *cobra.Command {
 	var (
-		modulesConfig, logLevel string
-		temporal                temporalFlags
-		opts                    worker.Options
-		prepare                 bool
-		retention               time.Duration
+		modulesConfig string
+		temporal      temporalFlags
+		opts          worker.Options
+		prepare       bool
+		retention     time.Duration
+		logs          logFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
 		Short: "Run a fulfillment worker against a Temporal cluster (scale by running more)",
 		Long: `Run a fulfillment worker: it polls the "fulfillment" task queue and calls the LMS
 through the fulfillment modules. Run as many as the LMS and the cluster allow;
-each one is stateless. LMS credentials come from LMS_URL, LMS_CLIENT_ID,
-LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE).`,
+each one is stateless.
+
+Environment (see docs/lms.md; a secret NAME can instead be read from the file
+named by NAME_FILE, for Docker and Kubernetes secrets; set only one):
+  LMS_URL                      LMS base URL (required)
+  LMS_CLIENT_ID, LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE)
+                               OAuth2 client credentials of a staff service user
+  LMS_API_KEY (or LMS_API_KEY_FILE)
+                               the LMS's EDX_API_KEY
+  LMS_TIMEOUT, LMS_RATE_LIMIT, LMS_RATE_BURST, LMS_PRE_ENROLL_BY_EMAIL
+  FULFILLMENT_MODULES_CONFIG   default of --modules-config
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE
+                               defaults of --temporal-address, --namespace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			if err := checkRetention(retention); err != nil {
+				return err
+			}
+			logger, err := logs.logger()
 			if err != nil {
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
-			mapping, err := modules.LoadMapping(modulesConfig)
+			lmsCfg, err := lms.ConfigFromEnv(os.Getenv)
 			if err != nil {
 				return err
 			}
-			lmsCfg, err := lms.ConfigFromEnv()
-			if err != nil {
-				return err
-			}
-			lmsCfg.Logger = logger.Named("lms")
-			lmsClient, err := lms.New(lmsCfg)
-			if err != nil {
-				return fmt.Errorf("LMS client: %w", err)
-			}
-			registry, err := modules.NewRegistry(mapping, modules.Deps{LMS: lmsClient, Logger: logger.Named("modules")})
+			wcfg := worker.Config{ModulesConfig: modulesConfig, LMS: lmsCfg, Options: opts, Logger: logger}
+			registry, err := wcfg.Registry()
 			if err != nil {
 				return err
 			}
@@ -64,7 +69,7 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 					return err
 				}
 			}
-			w := worker.New(c, &activities.Activities{Modules: registry, Logger: logger.Named("activities")}, opts)
+			w := worker.NewFromConfig(c, wcfg, registry)
 			if err := w.Start(); err != nil {
 				return fmt.Errorf("start worker: %w", err)
 			}
@@ -77,17 +82,10 @@ LMS_CLIENT_SECRET (or LMS_CLIENT_SECRET_FILE), LMS_API_KEY (or LMS_API_KEY_FILE)
 	}
 	f := cmd.Flags()
 	temporal.register(cmd)
-	f.StringVar(&modulesConfig, "modules-config", os.Getenv("FULFILLMENT_MODULES_CONFIG"), "product type to module mapping file (default: built-in mapping)")
+	registerModulesConfig(cmd, &modulesConfig)
 	f.BoolVar(&prepare, "prepare-namespace", true, "register the search attributes and raise retention on start")
-	f.DurationVar(&retention, "retention", devserver.DefaultRetention, "with --prepare-namespace: the least retention of closed orders")
+	f.DurationVar(&retention, "retention", devserver.DefaultRetention, "the least retention of closed orders, at least 720h (with --prepare-namespace, raised on start)")
 	f.IntVar(&opts.MaxConcurrentActivities, "max-concurrent-lines", 0, "line activities this worker runs at once (0 = SDK default)")
-	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	logs.register(cmd, "info", logJSON)
 	return cmd
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -1,0 +1,74 @@
+package api
+
+import (
+	"net/http"
+
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
+	"github.com/coursefulfill/fulfillment/starter"
+	"github.com/coursefulfill/fulfillment/woocommerce"
+)
+
+// EnvToken names the API's bearer token in the environment; the file named
+// by EnvToken+"_FILE" may hold it instead.
+const EnvToken = "FULFILLMENT_API_TOKEN"
+
+// BuildConfig is what Build makes the API from, the same way for
+// `fulfillment api` and the embedded stack of `fulfillment dev`.
+type BuildConfig struct {
+	// Token is the bearer token of /api/v1 (Config.Token).
+	Token string
+	// Options are the fulfillment options new orders start with.
+	Options contract.Options
+	// Mapped reports whether a product type has a fulfillment module; nil
+	// accepts every product type.
+	Mapped func(productType string) bool
+	// WooCommerce configures the WooCommerce receiver; a zero Secret offers
+	// none.
+	WooCommerce woocommerce.Config
+}
+
+// ConfigFromEnv reads the API's settings from the environment (getenv is
+// os.Getenv outside tests): the bearer token (FULFILLMENT_API_TOKEN or
+// FULFILLMENT_API_TOKEN_FILE) and the WooCommerce receiver
+// (woocommerce.ConfigFromEnv). Options and Mapped are the caller's.
+func ConfigFromEnv(getenv func(string) string) (BuildConfig, error) {
+	var cfg BuildConfig
+	var err error
+	if cfg.Token, err = envconfig.Secret(getenv, EnvToken); err != nil {
+		return BuildConfig{}, err
+	}
+	if cfg.WooCommerce, _, err = woocommerce.ConfigFromEnv(getenv); err != nil {
+		return BuildConfig{}, err
+	}
+	return cfg, nil
+}
+
+// Build returns the API's handler over the Temporal client c: the starter
+// new orders go through, the WooCommerce receiver when configured, and the
+// routes (New). log is the process's logger; the API and the receiver log
+// under "api" and "woocommerce".
+func Build(c client.Client, cfg BuildConfig, log *zap.Logger) (http.Handler, *starter.Starter, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	st := starter.New(c, starter.Config{Options: cfg.Options, Mapped: cfg.Mapped})
+	apiCfg := Config{Token: cfg.Token, Mapped: cfg.Mapped}
+	if cfg.WooCommerce.Secret != "" {
+		woo := cfg.WooCommerce
+		woo.Mapped = cfg.Mapped
+		recv, err := woocommerce.NewReceiver(woo, st, log.Named("woocommerce"))
+		if err != nil {
+			return nil, nil, err
+		}
+		apiCfg.WooCommerce = recv
+	}
+	h, err := New(apiCfg, st, log.Named("api"))
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, st, nil
+}
