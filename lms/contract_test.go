@@ -659,6 +659,49 @@ func TestRetriedUnenrollAfterLostAnswer(t *testing.T) {
 	require.Equal(t, 2, h.writes("ada", demo), "one create, one deactivate: no re-activate+deactivate")
 }
 
+// The sandbox's lost answers: the LMS writes, the client sees a transient
+// failure of the type the way of losing implies, and the retry finds the
+// write instead of repeating it.
+func TestLostAnswersFromTheSandbox(t *testing.T) {
+	for _, tc := range []struct {
+		mode, user, typ string
+	}{
+		{sandbox.LostAnswer504, "ada", TypeServerError},
+		{sandbox.LostAnswerDrop, "grace", TypeConnectionError},
+		{sandbox.LostAnswerHang, "linus", TypeTimeout},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			h := newHarness(t, sandbox.Options{})
+			c := h.client(func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			h.setFaults(sandbox.Faults{LostAnswerRate: 1, LostAnswerMode: tc.mode})
+
+			_, err := c.Enroll(ctx, req(tc.user, demo, "verified"))
+			e := requireError(t, err, tc.typ, true)
+			if tc.mode == sandbox.LostAnswer504 {
+				require.Equal(t, http.StatusGatewayTimeout, e.StatusCode)
+			}
+			s := h.snapshot(tc.user, demo)
+			require.Len(t, s.Enrollments, 1, "the write happened")
+			require.Equal(t, "verified", s.Enrollments[0].Mode)
+
+			er := EntitlementRequest{Username: tc.user, CourseUUID: sandbox.CreditCourseUUID, OrderNumber: "EDX-7"}
+			_, err = c.CreateEntitlement(ctx, er)
+			requireError(t, err, tc.typ, true)
+			require.Len(t, h.snapshot(tc.user, "").Entitlements, 1)
+
+			h.setFaults(sandbox.Faults{})
+			out, err := c.Enroll(ctx, req(tc.user, demo, "verified"))
+			require.NoError(t, err)
+			require.False(t, out.Wrote, "the retry finds the lost write")
+			require.Equal(t, 1, h.writes(tc.user, demo))
+			got, err := c.CreateEntitlement(ctx, er)
+			require.NoError(t, err)
+			require.False(t, got.Created)
+			require.Len(t, h.snapshot(tc.user, "").Entitlements, 1)
+		})
+	}
+}
+
 func TestEntitlementsIdempotent(t *testing.T) {
 	h := newHarness(t, sandbox.Options{}, lossy(1, isWrite))
 	c := h.client()

@@ -478,3 +478,74 @@ func TestConcurrentWritesAreSerialized(t *testing.T) {
 	}
 	require.Equal(t, 1, e.snapshot("ada", demo).Enrollments[0].Writes)
 }
+
+// rawDo sends a request and returns the transport error instead of failing
+// the test on it.
+func (e *env) rawDo(client *http.Client, method, path string, header map[string]string, body any) (int, error) {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(e.t, err)
+	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(b))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, nil
+}
+
+func TestLostAnswers(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	setFaults := func(body map[string]any) {
+		t.Helper()
+		a := e.do(http.MethodPost, "/sandbox/faults", nil, body)
+		require.Equal(t, http.StatusOK, a.status, string(a.body))
+	}
+
+	// 504: the enrollment is written, the answer is a gateway timeout.
+	setFaults(map[string]any{"lost_answer_rate": 1.0})
+	got := e.do(http.MethodGet, "/sandbox/faults", nil, nil).json(t)
+	require.EqualValues(t, 1, got["lost_answer_rate"])
+	a := e.post(enroll("ada", demo, "verified", true))
+	require.Equal(t, http.StatusGatewayTimeout, a.status)
+	require.Equal(t, "verified", e.get("ada", demo).json(t)["mode"], "the write happened; reads are not affected")
+	require.Equal(t, 1, e.snapshot("ada", demo).Enrollments[0].Writes)
+	require.NotEmpty(t, e.token(sandbox.DevClientID, sandbox.DevClientSecret), "token requests are not writes")
+
+	// drop: the connection closes without an answer.
+	setFaults(map[string]any{"lost_answer_rate": 1.0, "lost_answer_mode": "drop"})
+	allowed := map[string]any{"email": "future@example.com", "course_id": demo, "auto_enroll": true}
+	_, err := e.rawDo(http.DefaultClient, http.MethodPost, "/api/enrollment/v1/enrollment_allowed/", staff, allowed)
+	require.Error(t, err)
+	require.Len(t, e.snapshot("future@example.com", demo).Allowed, 1)
+
+	// hang: the answer never comes; the caller's timeout ends the wait.
+	setFaults(map[string]any{"lost_answer_rate": 1.0, "lost_answer_mode": "hang"})
+	impatient := &http.Client{Timeout: 100 * time.Millisecond}
+	start := time.Now()
+	_, err = e.rawDo(impatient, http.MethodPost, "/api/entitlements/v1/entitlements/", staff,
+		map[string]any{"user": "ada", "course_uuid": sandbox.DemoCourseUUID, "mode": "verified", "order_number": "O-1"})
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Len(t, e.snapshot("ada", "").Entitlements, 1)
+	status, err := e.rawDo(impatient, http.MethodGet, "/api/enrollment/v1/enrollment/ada,"+demo, apiKey, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status, "reads are answered")
+
+	require.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{"lost_answer_rate": 1.0, "lost_answer_mode": "later"}).status)
+	require.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{"lost_answer_rate": -1}).status)
+
+	// The usual reset clears it.
+	setFaults(map[string]any{})
+	got = e.do(http.MethodGet, "/sandbox/faults", nil, nil).json(t)
+	require.EqualValues(t, 0, got["lost_answer_rate"])
+	require.Equal(t, http.StatusNoContent, e.do(http.MethodDelete, "/api/enrollment/v1/enrollment_allowed/", staff, allowed).status)
+	require.Equal(t, 3, e.lms.Stats().InjectedFaults)
+}
