@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // DefaultEntitlementMode is the mode of an entitlement whose request names none.
@@ -41,7 +42,10 @@ type entitlementBody struct {
 }
 
 // FindEntitlements lists the learner's entitlements for a course (active and
-// expired). It needs a staff service user.
+// expired); an empty courseUUID lists all of them. It needs a staff service
+// user. The LMS filters the listing by user only (course_uuid is not a
+// filter it knows), so the course is picked here; a row of another learner
+// means the user filter was ignored: FilterIgnored.
 func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID string) ([]Entitlement, error) {
 	const op = "find_entitlements"
 	if username == "" {
@@ -50,9 +54,6 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 	var all []Entitlement
 	for page := 1; page <= maxEntitlementPages; page++ {
 		q := url.Values{"user": {username}, "page_size": {"100"}, "page": {strconv.Itoa(page)}}
-		if courseUUID != "" {
-			q.Set("course_uuid", courseUUID)
-		}
 		resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEntitlements, query: q})
 		if err != nil {
 			return nil, err
@@ -65,9 +66,10 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 			return nil, badResponse(op, resp, derr)
 		}
 		for _, e := range items {
-			// Filter here too: an LMS that ignores a query parameter
-			// must not make us adopt another course's entitlement.
-			if (courseUUID == "" || e.CourseUUID == courseUUID) && (e.User == "" || e.User == username) {
+			if e.User != "" && !strings.EqualFold(e.User, username) {
+				return nil, filterIgnored(op, "the LMS answered the entitlement listing of one learner with another learner's entitlement: it ignores the user filter")
+			}
+			if courseUUID == "" || e.CourseUUID == courseUUID {
 				all = append(all, e)
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 type allowedBody struct {
@@ -29,6 +30,11 @@ func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) ([]Enr
 	list, derr := decodeAllowedList(resp.body)
 	if derr != nil {
 		return nil, badResponse(op, resp, derr)
+	}
+	for _, a := range list {
+		if a.Email != "" && !strings.EqualFold(strings.TrimSpace(a.Email), strings.TrimSpace(email)) {
+			return nil, filterIgnored(op, "the LMS answered the pre-enrollments of one email with another address's: it ignores the email filter")
+		}
 	}
 	return list, nil
 }

@@ -317,6 +317,16 @@ func TestFailureClassification(t *testing.T) {
 	require.Equal(t, contract.ErrorType(lms.TypeServerError), r.ErrorType)
 	require.True(t, r.Retryable)
 
+	// An LMS before Quince cannot look learners up by email: the line
+	// waits for a person instead of enrolling someone else.
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{IgnoreEmailFilter: true}))
+	requireOK(t, seat.Fulfill(ctx, request("grace", line("seat", demo, "audit"))))
+	emailOnly := modules.Request{OrderNumber: "EDX-43", User: order.User{Email: "ada@example.com"}, Line: line("seat", demo, "verified")}
+	r = seat.Fulfill(ctx, emailOnly)
+	require.Equal(t, contract.ErrorType(lms.TypeFilterIgnored), r.ErrorType, r.Message)
+	require.False(t, r.Retryable)
+	require.Len(t, w.sb.Snapshot("", "").Enrollments, 1, "nothing written for anyone else")
+
 	other := modules.ResultFromError(errors.New("boom"))
 	require.Equal(t, modules.ErrorTypeInternal, other.ErrorType)
 	require.False(t, other.Retryable)

@@ -174,7 +174,8 @@ func (l *LMS) adminRoutes(mux *http.ServeMux) {
 		}
 		l.log.Info("sandbox faults set", zap.Int64("latency_ms", j.LatencyMS), zap.Float64("error_rate", j.ErrorRate),
 			zap.Int("error_status", j.ErrorStatus), zap.Float64("outage_seconds", j.OutageSeconds),
-			zap.Float64("lost_answer_rate", j.LostAnswerRate), zap.String("lost_answer_mode", j.LostAnswerMode))
+			zap.Float64("lost_answer_rate", j.LostAnswerRate), zap.String("lost_answer_mode", j.LostAnswerMode),
+			zap.Bool("ignore_email_filter", j.IgnoreEmailFilter))
 		l.mu.Lock()
 		cur := l.faultsJSON()
 		l.mu.Unlock()

@@ -53,7 +53,10 @@ func (l *LMS) entitlementsAuth(w http.ResponseWriter, r *http.Request, write boo
 	return c, true
 }
 
-// handleEntitlementList is GET /api/entitlements/v1/entitlements/?user=&course_uuid=.
+// handleEntitlementList is GET /api/entitlements/v1/entitlements/: staff see
+// every entitlement, others their own; the only filters are user (a
+// username) and uuid (a comma-separated list). Other parameters, course_uuid
+// among them, are ignored, as by the LMS.
 func (l *LMS) handleEntitlementList(w http.ResponseWriter, r *http.Request) {
 	c, ok := l.entitlementsAuth(w, r, false)
 	if !ok {
@@ -61,16 +64,15 @@ func (l *LMS) handleEntitlementList(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	user := q.Get("user")
-	if !c.staff || user == "" {
-		user = c.username // non-staff see only their own
-	}
-	courseUUID := q.Get("course_uuid")
+	uuids := splitList(q.Get("uuid"))
 	l.mu.Lock()
 	var all []any
 	for _, e := range l.sortedEntitlements() {
-		if e.User == user && (courseUUID == "" || e.CourseUUID == courseUUID) {
-			all = append(all, l.entitlementJSON(e))
+		switch {
+		case !c.staff && e.User != c.username, user != "" && e.User != user, len(uuids) > 0 && !contains(uuids, e.UUID):
+			continue
 		}
+		all = append(all, l.entitlementJSON(e))
 	}
 	l.mu.Unlock()
 	page, next, prev := paginate(r, all, 50)

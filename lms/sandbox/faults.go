@@ -12,7 +12,8 @@ import (
 )
 
 // Faults are failures injected in front of every LMS path (the token
-// endpoint included, the /sandbox/ admin API excluded).
+// endpoint included, the /sandbox/ admin API excluded), and the behaviour
+// of an older LMS release.
 type Faults struct {
 	// Latency delays every answer.
 	Latency time.Duration
@@ -35,6 +36,11 @@ type Faults struct {
 	// LostAnswerMode is how an answer is lost: LostAnswer504 (the
 	// default), LostAnswerDrop or LostAnswerHang.
 	LostAnswerMode string
+	// IgnoreEmailFilter makes the sandbox behave like an LMS older than
+	// Quince: GET /api/enrollment/v1/enrollments ignores its email filter
+	// (the listing holds every learner's rows) and an enrollment POST
+	// without user ignores email and falls back to the caller's username.
+	IgnoreEmailFilter bool
 }
 
 // How a lost answer is lost (Faults.LostAnswerMode).
@@ -81,6 +87,7 @@ type faultsJSON struct {
 	RetryAfterSeconds float64 `json:"retry_after_seconds"`
 	LostAnswerRate    float64 `json:"lost_answer_rate"`
 	LostAnswerMode    string  `json:"lost_answer_mode"`
+	IgnoreEmailFilter bool    `json:"ignore_email_filter"`
 	// OutageRemainingSeconds is reported, never read.
 	OutageRemainingSeconds float64 `json:"outage_remaining_seconds,omitempty"`
 }
@@ -95,6 +102,8 @@ func (j faultsJSON) faults() Faults {
 
 		LostAnswerRate: j.LostAnswerRate,
 		LostAnswerMode: j.LostAnswerMode,
+
+		IgnoreEmailFilter: j.IgnoreEmailFilter,
 	}
 }
 
@@ -131,6 +140,7 @@ func (l *LMS) faultsJSON() faultsJSON {
 		RetryAfterSeconds: f.RetryAfter.Seconds(),
 		LostAnswerRate:    f.LostAnswerRate,
 		LostAnswerMode:    f.LostAnswerMode,
+		IgnoreEmailFilter: f.IgnoreEmailFilter,
 	}
 	if rem := f.outageUntil.Sub(l.now()); rem > 0 {
 		j.OutageRemainingSeconds = rem.Seconds()

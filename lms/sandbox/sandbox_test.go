@@ -549,3 +549,63 @@ func TestLostAnswers(t *testing.T) {
 	require.Equal(t, http.StatusNoContent, e.do(http.MethodDelete, "/api/enrollment/v1/enrollment_allowed/", staff, allowed).status)
 	require.Equal(t, 3, e.lms.Stats().InjectedFaults)
 }
+
+func TestListingsIgnoreUnknownFilters(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Clients: []sandbox.OAuthClient{{ID: "learner", Secret: "s", Username: "grace"}}})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	learner := map[string]string{"Authorization": "JWT " + e.token("learner", "s")}
+	require.Equal(t, http.StatusOK, e.post(enroll("ada", demo, "audit", true)).status)
+	time.Sleep(2 * time.Millisecond) // distinct creation times: the listing is newest first
+	require.Equal(t, http.StatusOK, e.post(enroll("grace", demo, "audit", true)).status)
+	users := func(path string, header map[string]string) []string {
+		t.Helper()
+		a := e.do(http.MethodGet, path, header, nil)
+		require.Equal(t, http.StatusOK, a.status, string(a.body))
+		var out []string
+		for _, r := range a.json(t)["results"].([]any) {
+			out = append(out, r.(map[string]any)["user"].(string))
+		}
+		return out
+	}
+	listing := "/api/enrollment/v1/enrollments?course_id=" + url.QueryEscape(demo)
+	require.Equal(t, []string{"grace", "ada"}, users(listing+"&foo=bar", staff), "newest first; unknown parameters ignored")
+	require.Equal(t, []string{"ada"}, users(listing+"&email=ADA@example.com", staff))
+
+	for _, order := range []string{"O-1", "O-2"} {
+		a := e.do(http.MethodPost, "/api/entitlements/v1/entitlements/", staff,
+			map[string]any{"user": "ada", "course_uuid": sandbox.DemoCourseUUID, "mode": "verified", "order_number": order})
+		require.Equal(t, http.StatusCreated, a.status, string(a.body))
+	}
+	const ents = "/api/entitlements/v1/entitlements/"
+	all := e.do(http.MethodGet, ents+"?user=ada&course_uuid="+sandbox.CreditCourseUUID, staff, nil).json(t)
+	require.EqualValues(t, 2, all["count"], "course_uuid is not a filter the LMS knows")
+	first := all["results"].([]any)[0].(map[string]any)["uuid"].(string)
+	require.EqualValues(t, 1, e.do(http.MethodGet, ents+"?uuid="+first, staff, nil).json(t)["count"])
+	require.EqualValues(t, 2, e.do(http.MethodGet, ents, staff, nil).json(t)["count"], "staff without a filter see every entitlement")
+	require.EqualValues(t, 0, e.do(http.MethodGet, ents+"?user=ada", learner, nil).json(t)["count"], "others see only their own")
+}
+
+func TestOldReleaseIgnoresTheEmailFilter(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	require.Equal(t, http.StatusOK, e.post(enroll("grace", demo, "audit", true)).status)
+	a := e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{"ignore_email_filter": true})
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	require.Equal(t, true, e.do(http.MethodGet, "/sandbox/faults", nil, nil).json(t)["ignore_email_filter"])
+
+	list := e.do(http.MethodGet, "/api/enrollment/v1/enrollments?email=ada@example.com&course_id="+url.QueryEscape(demo), staff, nil).json(t)
+	rows := list["results"].([]any)
+	require.Len(t, rows, 1)
+	require.Equal(t, "grace", rows[0].(map[string]any)["user"], "another learner's row")
+
+	// A POST without user enrolls the caller, whatever the email says.
+	byEmail := map[string]any{"email": "ada@example.com", "mode": "audit", "is_active": true, "course_details": map[string]any{"course_id": demo}}
+	a = e.do(http.MethodPost, "/api/enrollment/v1/enrollment", staff, byEmail)
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	require.Equal(t, sandbox.ServiceUsername, a.json(t)["user"])
+	require.Empty(t, e.snapshot("ada", demo).Enrollments)
+
+	require.Equal(t, http.StatusOK, e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{}).status)
+	a = e.do(http.MethodPost, "/api/enrollment/v1/enrollment", staff, byEmail)
+	require.Equal(t, "ada", a.json(t)["user"], "Quince and later honour the email")
+}
