@@ -737,6 +737,28 @@ func TestEntitlementsIdempotent(t *testing.T) {
 	requireError(t, err, TypeInvalidRequest, false)
 }
 
+// The LMS answers course_uuid lowercase and hyphenated: a request that
+// says it otherwise still finds its entitlement.
+func TestEntitlementCourseUUIDComparedCanonically(t *testing.T) {
+	h := newHarness(t, sandbox.Options{})
+	c := h.client()
+	er := EntitlementRequest{Username: "ada", CourseUUID: strings.ToUpper(strings.ReplaceAll(sandbox.DemoCourseUUID, "-", "")), OrderNumber: "EDX-7"}
+	first, err := c.CreateEntitlement(ctx, er)
+	require.NoError(t, err)
+	require.True(t, first.Created)
+	require.Equal(t, sandbox.DemoCourseUUID, first.Entitlement.CourseUUID)
+	again, err := c.CreateEntitlement(ctx, er)
+	require.NoError(t, err)
+	require.False(t, again.Created)
+	require.Equal(t, first.Entitlement.UUID, again.Entitlement.UUID)
+	found, err := c.FindEntitlements(ctx, "ada", "{"+sandbox.DemoCourseUUID+"}")
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	none, err := c.FindEntitlements(ctx, "ada", sandbox.CreditCourseUUID)
+	require.NoError(t, err)
+	require.Empty(t, none, "another course's")
+}
+
 func TestPreEnrollByEmail(t *testing.T) {
 	h := newHarness(t, sandbox.Options{})
 	c := h.client(preEnroll)

@@ -69,7 +69,7 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 			if e.User != "" && !strings.EqualFold(e.User, username) {
 				return nil, filterIgnored(op, "the LMS answered the entitlement listing of one learner with another learner's entitlement: it ignores the user filter")
 			}
-			if courseUUID == "" || e.CourseUUID == courseUUID {
+			if courseUUID == "" || sameUUID(e.CourseUUID, courseUUID) {
 				all = append(all, e)
 			}
 		}
@@ -78,6 +78,15 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 		}
 	}
 	return all, nil
+}
+
+// uuidDigits drops what may surround or separate a UUID's hex digits.
+var uuidDigits = strings.NewReplacer("-", "", "{", "", "}", "")
+
+// sameUUID reports whether a and b are the same UUID: the LMS answers
+// lowercase and hyphenated, a request may have it otherwise.
+func sameUUID(a, b string) bool {
+	return strings.EqualFold(uuidDigits.Replace(a), uuidDigits.Replace(b))
 }
 
 // GetEntitlement returns the entitlement with this uuid, or nil if the LMS

@@ -238,12 +238,16 @@ func (l *LMS) Stats() Stats {
 	return l.stats
 }
 
-// putCourse adds or replaces a course. Callers hold mu (or own l).
+// putCourse adds or replaces a course, its course UUID in canonical form.
+// Callers hold mu (or own l).
 func (l *LMS) putCourse(c Course) {
 	if _, ok := l.courses[c.CourseID]; !ok {
 		l.courseOrder = append(l.courseOrder, c.CourseID)
 	}
 	cc := c
+	if canon, ok := canonicalUUID(c.CourseUUID); ok {
+		cc.CourseUUID = canon
+	}
 	l.courses[c.CourseID] = &cc
 }
 

@@ -609,3 +609,32 @@ func TestOldReleaseIgnoresTheEmailFilter(t *testing.T) {
 	a = e.do(http.MethodPost, "/api/enrollment/v1/enrollment", staff, byEmail)
 	require.Equal(t, "ada", a.json(t)["user"], "Quince and later honour the email")
 }
+
+func TestEntitlementUUIDsAreCanonical(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	require.Equal(t, http.StatusOK, e.post(enroll("ada", demo, "audit", true)).status)
+	const ents = "/api/entitlements/v1/entitlements/"
+	for i, form := range []string{
+		"{" + strings.ToUpper(sandbox.DemoCourseUUID) + "}",
+		"urn:uuid:" + strings.ReplaceAll(sandbox.DemoCourseUUID, "-", ""),
+	} {
+		a := e.do(http.MethodPost, ents, staff, map[string]any{"user": "ada", "course_uuid": form, "mode": "verified", "order_number": "O-" + string(rune('1'+i))})
+		require.Equal(t, http.StatusCreated, a.status, string(a.body))
+		m := a.json(t)
+		require.Equal(t, sandbox.DemoCourseUUID, m["course_uuid"], "answered canonical")
+		if i == 0 {
+			require.Equal(t, demo, m["enrollment_course_run"], "the catalog course is found by its canonical UUID")
+		}
+		upper := strings.ToUpper(m["uuid"].(string))
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, ents+upper+"/", staff, nil).status, "looked up in any form")
+		require.EqualValues(t, 1, e.do(http.MethodGet, ents+"?uuid="+upper, staff, nil).json(t)["count"])
+	}
+	for _, v := range e.snapshot("ada", "").Entitlements {
+		require.Equal(t, sandbox.DemoCourseUUID, v.CourseUUID, "stored canonical")
+	}
+	a := e.do(http.MethodPost, ents, staff, map[string]any{"user": "ada", "course_uuid": "4b5c8a1e-2d3f-4e6a-9b7c-1d2e3f4a5b6", "mode": "verified"})
+	require.Equal(t, http.StatusBadRequest, a.status)
+	require.Equal(t, []any{"Must be a valid UUID."}, a.json(t)["course_uuid"])
+	require.Error(t, e.lms.AddCourse(sandbox.Course{CourseID: "course-v1:Org+U+1", CourseUUID: "nope", Modes: []sandbox.Mode{{Slug: "audit"}}}))
+}
