@@ -89,11 +89,8 @@ func (c *Client) checkEmailFilter(ctx context.Context, op string) error {
 
 // listEnrollments reads the first page of the staff enrollment listing.
 func (c *Client) listEnrollments(ctx context.Context, op string, q url.Values) ([]Enrollment, error) {
-	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEnrollments, query: q})
+	resp, err := c.getOK(ctx, op, pathEnrollments, q)
 	if err != nil {
-		return nil, err
-	}
-	if err := expect(op, resp, http.StatusOK); err != nil {
 		return nil, err
 	}
 	items, _, derr := decodeEnrollmentPage(resp.body)

@@ -54,11 +54,8 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 	var all []Entitlement
 	for page := 1; page <= maxEntitlementPages; page++ {
 		q := url.Values{"user": {username}, "page_size": {"100"}, "page": {strconv.Itoa(page)}}
-		resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEntitlements, query: q})
+		resp, err := c.getOK(ctx, op, pathEntitlements, q)
 		if err != nil {
-			return nil, err
-		}
-		if err := expect(op, resp, http.StatusOK); err != nil {
 			return nil, err
 		}
 		items, next, derr := decodeEntitlementPage(resp.body)

@@ -19,12 +19,8 @@ func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) ([]Enr
 	if email == "" {
 		return nil, invalidRequest(op, "an email is required")
 	}
-	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEnrollmentAllowed,
-		query: url.Values{"email": {email}}})
+	resp, err := c.getOK(ctx, op, pathEnrollmentAllowed, url.Values{"email": {email}})
 	if err != nil {
-		return nil, err
-	}
-	if err := expect(op, resp, http.StatusOK); err != nil {
 		return nil, err
 	}
 	list, derr := decodeAllowedList(resp.body)
