@@ -94,15 +94,13 @@ type faultsJSON struct {
 
 func (j faultsJSON) faults() Faults {
 	return Faults{
-		Latency:     time.Duration(j.LatencyMS) * time.Millisecond,
-		ErrorRate:   j.ErrorRate,
-		ErrorStatus: j.ErrorStatus,
-		Outage:      time.Duration(j.OutageSeconds * float64(time.Second)),
-		RetryAfter:  time.Duration(j.RetryAfterSeconds * float64(time.Second)),
-
-		LostAnswerRate: j.LostAnswerRate,
-		LostAnswerMode: j.LostAnswerMode,
-
+		Latency:           time.Duration(j.LatencyMS) * time.Millisecond,
+		ErrorRate:         j.ErrorRate,
+		ErrorStatus:       j.ErrorStatus,
+		Outage:            time.Duration(j.OutageSeconds * float64(time.Second)),
+		RetryAfter:        time.Duration(j.RetryAfterSeconds * float64(time.Second)),
+		LostAnswerRate:    j.LostAnswerRate,
+		LostAnswerMode:    j.LostAnswerMode,
 		IgnoreEmailFilter: j.IgnoreEmailFilter,
 	}
 }
