@@ -203,6 +203,19 @@ func expect(op string, resp *response, statuses ...int) error {
 	return classifyResponse(op, resp.status, resp.header, resp.body)
 }
 
+// getOK sends a GET and returns the answer when it is a 200; any other
+// answer is classified.
+func (c *Client) getOK(ctx context.Context, op, path string, query url.Values) (*response, error) {
+	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: path, query: query})
+	if err != nil {
+		return nil, err
+	}
+	if err := expect(op, resp, http.StatusOK); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
 // badResponse reports a 2xx answer that cannot be decoded.
 func badResponse(op string, resp *response, err error) *Error {
 	return newError(op, TypeBadResponse, "cannot decode the LMS answer: "+err.Error(), resp.status)

@@ -659,6 +659,49 @@ func TestRetriedUnenrollAfterLostAnswer(t *testing.T) {
 	require.Equal(t, 2, h.writes("ada", demo), "one create, one deactivate: no re-activate+deactivate")
 }
 
+// The sandbox's lost answers: the LMS writes, the client sees a transient
+// failure of the type the way of losing implies, and the retry finds the
+// write instead of repeating it.
+func TestLostAnswersFromTheSandbox(t *testing.T) {
+	for _, tc := range []struct {
+		mode, user, typ string
+	}{
+		{sandbox.LostAnswer504, "ada", TypeServerError},
+		{sandbox.LostAnswerDrop, "grace", TypeConnectionError},
+		{sandbox.LostAnswerHang, "linus", TypeTimeout},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			h := newHarness(t, sandbox.Options{})
+			c := h.client(func(c *Config) { c.Timeout = 300 * time.Millisecond })
+			h.setFaults(sandbox.Faults{LostAnswerRate: 1, LostAnswerMode: tc.mode})
+
+			_, err := c.Enroll(ctx, req(tc.user, demo, "verified"))
+			e := requireError(t, err, tc.typ, true)
+			if tc.mode == sandbox.LostAnswer504 {
+				require.Equal(t, http.StatusGatewayTimeout, e.StatusCode)
+			}
+			s := h.snapshot(tc.user, demo)
+			require.Len(t, s.Enrollments, 1, "the write happened")
+			require.Equal(t, "verified", s.Enrollments[0].Mode)
+
+			er := EntitlementRequest{Username: tc.user, CourseUUID: sandbox.CreditCourseUUID, OrderNumber: "EDX-7"}
+			_, err = c.CreateEntitlement(ctx, er)
+			requireError(t, err, tc.typ, true)
+			require.Len(t, h.snapshot(tc.user, "").Entitlements, 1)
+
+			h.setFaults(sandbox.Faults{})
+			out, err := c.Enroll(ctx, req(tc.user, demo, "verified"))
+			require.NoError(t, err)
+			require.False(t, out.Wrote, "the retry finds the lost write")
+			require.Equal(t, 1, h.writes(tc.user, demo))
+			got, err := c.CreateEntitlement(ctx, er)
+			require.NoError(t, err)
+			require.False(t, got.Created)
+			require.Len(t, h.snapshot(tc.user, "").Entitlements, 1)
+		})
+	}
+}
+
 func TestEntitlementsIdempotent(t *testing.T) {
 	h := newHarness(t, sandbox.Options{}, lossy(1, isWrite))
 	c := h.client()
@@ -692,6 +735,28 @@ func TestEntitlementsIdempotent(t *testing.T) {
 	requireError(t, err, TypeUserNotFound, false)
 	_, err = c.CreateEntitlement(ctx, EntitlementRequest{Username: "ada", CourseUUID: "not-a-uuid", OrderNumber: "EDX-9"})
 	requireError(t, err, TypeInvalidRequest, false)
+}
+
+// The LMS answers course_uuid lowercase and hyphenated: a request that
+// says it otherwise still finds its entitlement.
+func TestEntitlementCourseUUIDComparedCanonically(t *testing.T) {
+	h := newHarness(t, sandbox.Options{})
+	c := h.client()
+	er := EntitlementRequest{Username: "ada", CourseUUID: strings.ToUpper(strings.ReplaceAll(sandbox.DemoCourseUUID, "-", "")), OrderNumber: "EDX-7"}
+	first, err := c.CreateEntitlement(ctx, er)
+	require.NoError(t, err)
+	require.True(t, first.Created)
+	require.Equal(t, sandbox.DemoCourseUUID, first.Entitlement.CourseUUID)
+	again, err := c.CreateEntitlement(ctx, er)
+	require.NoError(t, err)
+	require.False(t, again.Created)
+	require.Equal(t, first.Entitlement.UUID, again.Entitlement.UUID)
+	found, err := c.FindEntitlements(ctx, "ada", "{"+sandbox.DemoCourseUUID+"}")
+	require.NoError(t, err)
+	require.Len(t, found, 1)
+	none, err := c.FindEntitlements(ctx, "ada", sandbox.CreditCourseUUID)
+	require.NoError(t, err)
+	require.Empty(t, none, "another course's")
 }
 
 func TestPreEnrollByEmail(t *testing.T) {
@@ -764,4 +829,103 @@ func TestEnrollAcceptsWantedStateAfterRefusal(t *testing.T) {
 	require.False(t, out.Wrote)
 	require.Equal(t, "verified", out.Enrollment.Mode)
 	require.Equal(t, 1, h.writes("ada", demo))
+}
+
+// rewriteQuery changes the query of requests to path before the sandbox
+// sees them: an LMS whose filters misbehave.
+func rewriteQuery(path string, change func(url.Values)) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == path {
+				q := r.URL.Query()
+				change(q)
+				r.URL.RawQuery = q.Encode()
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// An LMS older than Quince ignores the email filter: the client refuses to
+// act rather than take another learner's enrollment for the one asked for,
+// or write by email (which that LMS applies to the caller itself).
+func TestOldLMSIgnoringTheEmailFilter(t *testing.T) {
+	h := newHarness(t, sandbox.Options{Faults: sandbox.Faults{IgnoreEmailFilter: true}})
+	c := h.client()
+	_, err := c.Enroll(ctx, req("grace", demo, "verified"))
+	require.NoError(t, err)
+
+	const email = "ada@example.com"
+	_, err = c.FindEnrollmentByEmail(ctx, email, demo)
+	requireError(t, err, TypeFilterIgnored, false)
+	for _, r := range []EnrollRequest{
+		{Email: email, CourseID: demo, Mode: "verified"},                // grace's row would pass for ada's
+		{Email: email, CourseID: sandbox.CreditCourseID, Mode: "audit"}, // no row: the write would enroll the caller
+	} {
+		_, err = c.Enroll(ctx, r)
+		requireError(t, err, TypeFilterIgnored, false)
+		_, err = c.Unenroll(ctx, r)
+		requireError(t, err, TypeFilterIgnored, false)
+	}
+	s := h.snapshot("", "")
+	require.Len(t, s.Enrollments, 1, "nothing written: %+v", s.Enrollments)
+	require.Equal(t, "grace", s.Enrollments[0].User)
+	require.True(t, s.Enrollments[0].IsActive)
+	require.Equal(t, 1, s.Enrollments[0].Writes)
+
+	// Usernames are unaffected; a Quince LMS serves email lookups.
+	_, err = c.Enroll(ctx, req("ada", sandbox.CreditCourseID, "audit"))
+	require.NoError(t, err)
+	h.setFaults(sandbox.Faults{})
+	out, err := c.Enroll(ctx, EnrollRequest{Email: email, CourseID: demo, Mode: "verified"})
+	require.NoError(t, err)
+	require.Equal(t, ActionCreated, out.Action)
+	require.Equal(t, "ada", out.Enrollment.User)
+}
+
+// Whatever the probe says, rows of several learners for one email are
+// refused too.
+func TestEmailLookupAnsweredWithSeveralLearners(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, rewriteQuery(pathEnrollments, func(q url.Values) {
+		if q.Get("email") != filterProbeEmail {
+			q.Del("email")
+		}
+	}))
+	c := h.client()
+	for _, u := range []string{"ada", "grace"} {
+		_, err := c.Enroll(ctx, req(u, demo, "audit"))
+		require.NoError(t, err)
+	}
+	_, err := c.FindEnrollmentByEmail(ctx, "ada@example.com", demo)
+	e := requireError(t, err, TypeFilterIgnored, false)
+	require.Contains(t, e.Message, "2 learners")
+}
+
+func TestEntitlementListingOfAnotherLearner(t *testing.T) {
+	h := newHarness(t, sandbox.Options{}, rewriteQuery(pathEntitlements, func(q url.Values) { q.Del("user") }))
+	c := h.client()
+	grace := EntitlementRequest{Username: "grace", CourseUUID: sandbox.DemoCourseUUID, OrderNumber: "EDX-1"}
+	_, err := c.CreateEntitlement(ctx, grace)
+	require.NoError(t, err, "only grace's entitlements exist yet")
+
+	_, err = c.FindEntitlements(ctx, "ada", sandbox.DemoCourseUUID)
+	requireError(t, err, TypeFilterIgnored, false)
+	_, err = c.CreateEntitlement(ctx, EntitlementRequest{Username: "ada", CourseUUID: sandbox.DemoCourseUUID, OrderNumber: "EDX-2"})
+	requireError(t, err, TypeFilterIgnored, false)
+	require.Empty(t, h.snapshot("ada", "").Entitlements)
+}
+
+func TestEnrollmentAllowedListingOfAnotherEmail(t *testing.T) {
+	const other = "other.learner@example.com"
+	h := newHarness(t, sandbox.Options{}, rewriteQuery(pathEnrollmentAllowed, func(q url.Values) { q.Set("email", other) }))
+	c := h.client(preEnroll)
+	out, err := c.Enroll(ctx, EnrollRequest{Email: other, CourseID: demo, Mode: "audit"})
+	require.NoError(t, err)
+	require.Equal(t, ActionPreEnrolled, out.Action)
+
+	_, err = c.ListEnrollmentAllowed(ctx, "future@example.com")
+	requireError(t, err, TypeFilterIgnored, false)
+	_, err = c.RemoveEnrollmentAllowed(ctx, "future@example.com", demo)
+	requireError(t, err, TypeFilterIgnored, false)
+	require.Len(t, h.snapshot(other, demo).Allowed, 1, "the other address's pre-enrollment is left alone")
 }

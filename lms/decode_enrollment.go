@@ -74,6 +74,7 @@ func (c *Course) HasMode(slug string) bool {
 
 // EnrollmentAllowed is a pre-enrollment of an email address in a course run.
 type EnrollmentAllowed struct {
+	Email      string
 	CourseID   string
 	AutoEnroll bool
 }
@@ -226,7 +227,7 @@ func decodeAllowedList(body []byte) ([]EnrollmentAllowed, error) {
 		if err := decodeObject(raw, &w); err != nil {
 			return nil, err
 		}
-		a := EnrollmentAllowed{CourseID: rawString(w.CourseID)}
+		a := EnrollmentAllowed{Email: rawString(w.Email), CourseID: rawString(w.CourseID)}
 		a.AutoEnroll, _ = rawBool(w.AutoEnroll)
 		out = append(out, a)
 	}

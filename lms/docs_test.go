@@ -17,7 +17,7 @@ func TestDocsErrorTable(t *testing.T) {
 		TypeConnectionRefused, TypeConnectionError, TypeTimeout, TypeServerError, TypeThrottled, TypeBadResponse, TypeCanceled,
 		TypeCourseNotFound, TypeModeUnavailable, TypeEnrollmentClosed, TypeCourseFull, TypeEnrollmentFailed, TypeUserNotFound,
 		TypeForbidden, TypeEmbargoed, TypeNotPrivileged, TypeInvalidRequest, TypeModeMismatch, TypeAuthenticationFailed,
-		TypeNotFound, TypeConflict, TypeUnexpectedRedirect,
+		TypeNotFound, TypeConflict, TypeUnexpectedRedirect, TypeFilterIgnored,
 	}
 	rows := regexp.MustCompile("(?m)^\\| `([A-Za-z]+)` \\| (yes|no) \\|").FindAllStringSubmatch(string(b), -1)
 	documented := map[string]bool{}

@@ -2,8 +2,10 @@ package lms
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // GetEnrollment returns the learner's enrollment in the course run, or nil
@@ -38,24 +40,26 @@ func (c *Client) GetEnrollment(ctx context.Context, username, courseID string) (
 
 // FindEnrollmentByEmail returns the enrollment in the course run of the
 // learner with this email, or nil when there is none (or no such learner). It
-// uses the staff-only enrollment listing.
+// uses the staff-only enrollment listing, whose email filter exists from
+// Open edX Quince on: an older LMS ignores it and lists every learner, so the
+// filter is checked first (and the answer checked again) and an LMS that
+// ignores it is a FilterIgnored failure, never another learner's enrollment.
 func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID string) (_ *Enrollment, err error) {
 	defer func() { err = redactLearner(err, "", email) }()
 	const op = "find_enrollment"
 	if email == "" || courseID == "" {
 		return nil, invalidRequest(op, "an email and a course run id are required")
 	}
-	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEnrollments,
-		query: url.Values{"email": {email}, "course_id": {courseID}}})
+	if err := c.checkEmailFilter(ctx, op); err != nil {
+		return nil, err
+	}
+	items, err := c.listEnrollments(ctx, op, url.Values{"email": {email}, "course_id": {courseID}})
 	if err != nil {
 		return nil, err
 	}
-	if err := expect(op, resp, http.StatusOK); err != nil {
-		return nil, err
-	}
-	items, _, derr := decodeEnrollmentPage(resp.body)
-	if derr != nil {
-		return nil, badResponse(op, resp, derr)
+	if n := countUsers(items); n > 1 {
+		return nil, filterIgnored(op, fmt.Sprintf("the LMS answered the lookup of one email with the enrollments of %d learners: "+
+			"it ignores the email filter (Open edX before Quince); the order needs the learner's username", n))
 	}
 	for i := range items {
 		if items[i].CourseID == courseID {
@@ -63,6 +67,49 @@ func (c *Client) FindEnrollmentByEmail(ctx context.Context, email, courseID stri
 		}
 	}
 	return nil, nil
+}
+
+// filterProbeEmail is an address no learner has (.invalid is reserved).
+const filterProbeEmail = "no-such-learner@filter-probe.invalid"
+
+// checkEmailFilter looks up an address no learner has: an LMS that honours
+// the email filter lists nothing, one that ignores it lists enrollments of
+// whoever it holds. This catches the old LMS even where the course has a
+// single learner (whose row a multi-user check would take for the one asked
+// for) or none (where a write by email would enroll the caller itself).
+func (c *Client) checkEmailFilter(ctx context.Context, op string) error {
+	items, err := c.listEnrollments(ctx, op, url.Values{"email": {filterProbeEmail}, "page_size": {"1"}})
+	if err != nil {
+		return err
+	}
+	if len(items) > 0 {
+		return filterIgnored(op, "the LMS ignores the email filter of its enrollment listing (Open edX before Quince): "+
+			"learners cannot be looked up by email; the order needs the learner's username")
+	}
+	return nil
+}
+
+// listEnrollments reads the first page of the staff enrollment listing.
+func (c *Client) listEnrollments(ctx context.Context, op string, q url.Values) ([]Enrollment, error) {
+	resp, err := c.getOK(ctx, op, pathEnrollments, q)
+	if err != nil {
+		return nil, err
+	}
+	items, _, derr := decodeEnrollmentPage(resp.body)
+	if derr != nil {
+		return nil, badResponse(op, resp, derr)
+	}
+	return items, nil
+}
+
+// countUsers counts the distinct learners of rows (usernames compare
+// case-insensitively, as the LMS's database does).
+func countUsers(items []Enrollment) int {
+	seen := map[string]bool{}
+	for _, e := range items {
+		seen[strings.ToLower(e.User)] = true
+	}
+	return len(seen)
 }
 
 // GetCourse returns the course run's enrollment details.

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 // DefaultEntitlementMode is the mode of an entitlement whose request names none.
@@ -41,7 +42,10 @@ type entitlementBody struct {
 }
 
 // FindEntitlements lists the learner's entitlements for a course (active and
-// expired). It needs a staff service user.
+// expired); an empty courseUUID lists all of them. It needs a staff service
+// user. The LMS filters the listing by user only (course_uuid is not a
+// filter it knows), so the course is picked here; a row of another learner
+// means the user filter was ignored: FilterIgnored.
 func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID string) (_ []Entitlement, err error) {
 	defer func() { err = redactLearner(err, username, "") }()
 	const op = "find_entitlements"
@@ -51,14 +55,8 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 	var all []Entitlement
 	for page := 1; page <= maxEntitlementPages; page++ {
 		q := url.Values{"user": {username}, "page_size": {"100"}, "page": {strconv.Itoa(page)}}
-		if courseUUID != "" {
-			q.Set("course_uuid", courseUUID)
-		}
-		resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEntitlements, query: q})
+		resp, err := c.getOK(ctx, op, pathEntitlements, q)
 		if err != nil {
-			return nil, err
-		}
-		if err := expect(op, resp, http.StatusOK); err != nil {
 			return nil, err
 		}
 		items, next, derr := decodeEntitlementPage(resp.body)
@@ -66,9 +64,10 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 			return nil, badResponse(op, resp, derr)
 		}
 		for _, e := range items {
-			// Filter here too: an LMS that ignores a query parameter
-			// must not make us adopt another course's entitlement.
-			if (courseUUID == "" || e.CourseUUID == courseUUID) && (e.User == "" || e.User == username) {
+			if e.User != "" && !strings.EqualFold(e.User, username) {
+				return nil, filterIgnored(op, "the LMS answered the entitlement listing of one learner with another learner's entitlement: it ignores the user filter")
+			}
+			if courseUUID == "" || sameUUID(e.CourseUUID, courseUUID) {
 				all = append(all, e)
 			}
 		}
@@ -77,6 +76,15 @@ func (c *Client) FindEntitlements(ctx context.Context, username, courseUUID stri
 		}
 	}
 	return all, nil
+}
+
+// uuidDigits drops what may surround or separate a UUID's hex digits.
+var uuidDigits = strings.NewReplacer("-", "", "{", "", "}", "")
+
+// sameUUID reports whether a and b are the same UUID: the LMS answers
+// lowercase and hyphenated, a request may have it otherwise.
+func sameUUID(a, b string) bool {
+	return strings.EqualFold(uuidDigits.Replace(a), uuidDigits.Replace(b))
 }
 
 // GetEntitlement returns the entitlement with this uuid, or nil if the LMS

@@ -45,6 +45,7 @@ const (
 	TypeNotFound             = "NotFound"             // the addressed object does not exist
 	TypeConflict             = "Conflict"             // the object already exists
 	TypeUnexpectedRedirect   = "UnexpectedRedirect"   // the LMS redirected: wrong BaseURL or a login page
+	TypeFilterIgnored        = "FilterIgnored"        // the LMS ignored a listing filter (a release older than the client needs)
 )
 
 // transientTypes lists the types whose failures may go away by themselves.
@@ -130,6 +131,12 @@ func ErrorType(err error) string {
 
 func newError(op, typ, msg string, status int) *Error {
 	return &Error{Op: op, Type: typ, Message: sanitizeMessage(msg), StatusCode: status, Transient: IsTransientType(typ)}
+}
+
+// filterIgnored reports a listing whose rows its filter excludes: acting on
+// them could touch another learner.
+func filterIgnored(op, msg string) *Error {
+	return newError(op, TypeFilterIgnored, msg, http.StatusOK)
 }
 
 // invalidRequest reports a request the client refuses to send.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 type allowedBody struct {
@@ -19,17 +20,18 @@ func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) (_ []E
 	if email == "" {
 		return nil, invalidRequest(op, "an email is required")
 	}
-	resp, err := c.do(ctx, call{op: op, method: http.MethodGet, path: pathEnrollmentAllowed,
-		query: url.Values{"email": {email}}})
+	resp, err := c.getOK(ctx, op, pathEnrollmentAllowed, url.Values{"email": {email}})
 	if err != nil {
-		return nil, err
-	}
-	if err := expect(op, resp, http.StatusOK); err != nil {
 		return nil, err
 	}
 	list, derr := decodeAllowedList(resp.body)
 	if derr != nil {
 		return nil, badResponse(op, resp, derr)
+	}
+	for _, a := range list {
+		if a.Email != "" && !strings.EqualFold(strings.TrimSpace(a.Email), strings.TrimSpace(email)) {
+			return nil, filterIgnored(op, "the LMS answered the pre-enrollments of one email with another address's: it ignores the email filter")
+		}
 	}
 	return list, nil
 }

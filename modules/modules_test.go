@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -272,6 +273,39 @@ func TestEntitlementModule(t *testing.T) {
 	require.False(t, bad.Retryable)
 }
 
+// The LMS answers course UUIDs lowercase and hyphenated. A line that says
+// its UUID otherwise — an order validated before order.Validate made it
+// canonical, or any caller that skipped it — is still found on retry.
+func TestEntitlementModuleUppercaseUUIDRetried(t *testing.T) {
+	w := newWorld(t, false)
+	ent := w.module("entitlement")
+	upper := strings.ToUpper(strings.ReplaceAll(sandbox.DemoCourseUUID, "-", ""))
+	req := request("ada", order.Line{ID: "L2", ProductType: "entitlement", CourseUUID: upper, Mode: "verified"})
+
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{LostAnswerRate: 1}))
+	lost := ent.Fulfill(ctx, req)
+	require.Equal(t, contract.ErrorType(lms.TypeServerError), lost.ErrorType, lost.Message)
+	require.True(t, lost.Retryable)
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{}))
+
+	r := requireOK(t, ent.Fulfill(ctx, req)) // the durable retry
+	require.Equal(t, "false", r.Grant["created"], "the lost create is found")
+	again := requireOK(t, ent.Fulfill(ctx, req))
+	require.Equal(t, r.Grant[modules.GrantEntitlementUUID], again.Grant[modules.GrantEntitlementUUID])
+	ents := w.sb.Snapshot("ada", "").Entitlements
+	require.Len(t, ents, 1, "one entitlement")
+	require.Equal(t, sandbox.DemoCourseUUID, ents[0].CourseUUID, "stored canonical")
+
+	// Revoked without a grant, it is found by its course too.
+	rev := requireOK(t, ent.Revoke(ctx, req))
+	require.Equal(t, "1", rev.Grant["revoked"])
+
+	// Through the API's validation the line is canonical before any module sees it.
+	o := order.Order{Number: "EDX-42", User: req.User, Lines: []order.Line{req.Line}, PlacedAt: time.Now()}
+	require.NoError(t, o.Validate(nil))
+	require.Equal(t, sandbox.DemoCourseUUID, o.Lines[0].CourseUUID)
+}
+
 func TestDonation(t *testing.T) {
 	w := newWorld(t, false)
 	d := w.module("donation")
@@ -316,6 +350,16 @@ func TestFailureClassification(t *testing.T) {
 	r = w.module("upgrade").Revoke(ctx, request("ada", line("upgrade", demo, "verified")))
 	require.Equal(t, contract.ErrorType(lms.TypeServerError), r.ErrorType)
 	require.True(t, r.Retryable)
+
+	// An LMS before Quince cannot look learners up by email: the line
+	// waits for a person instead of enrolling someone else.
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{IgnoreEmailFilter: true}))
+	requireOK(t, seat.Fulfill(ctx, request("grace", line("seat", demo, "audit"))))
+	emailOnly := modules.Request{OrderNumber: "EDX-43", User: order.User{Email: "ada@example.com"}, Line: line("seat", demo, "verified")}
+	r = seat.Fulfill(ctx, emailOnly)
+	require.Equal(t, contract.ErrorType(lms.TypeFilterIgnored), r.ErrorType, r.Message)
+	require.False(t, r.Retryable)
+	require.Len(t, w.sb.Snapshot("", "").Enrollments, 1, "nothing written for anyone else")
 
 	other := modules.ResultFromError(errors.New("boom"))
 	require.Equal(t, modules.ErrorTypeInternal, other.ErrorType)

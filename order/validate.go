@@ -65,10 +65,44 @@ func IsMode(s string) bool {
 	return false
 }
 
-// Validate checks the order's shape. mapped reports whether a product type
-// has a fulfillment module configured; nil accepts every product type. The
-// returned error is a *ValidationError listing every problem, or nil.
-func (o Order) Validate(mapped func(productType string) bool) error {
+// CanonicalUUID returns s in the form the LMS writes UUIDs: 32 lowercase hex
+// digits hyphenated 8-4-4-4-12. It accepts any case, the hyphens or none of
+// them, and surrounding braces; ok is false for anything else.
+func CanonicalUUID(s string) (canonical string, ok bool) {
+	if strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}") {
+		s = s[1 : len(s)-1]
+	}
+	if !uuidPattern.MatchString(s) {
+		return "", false
+	}
+	h := strings.ToLower(strings.ReplaceAll(s, "-", ""))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], true
+}
+
+func isUUID(s string) bool {
+	_, ok := CanonicalUUID(s)
+	return ok
+}
+
+// Normalize puts the values that have a canonical form in it: course UUIDs
+// become lowercase and hyphenated, as the LMS answers them, so that a line
+// compares equal to what the LMS holds. Values it cannot read are left as
+// they are, for Validate to reject.
+func (o *Order) Normalize() {
+	for i := range o.Lines {
+		if u, ok := CanonicalUUID(o.Lines[i].CourseUUID); ok {
+			o.Lines[i].CourseUUID = u
+		}
+	}
+}
+
+// Validate normalizes the order (see Normalize) and checks its shape; every
+// entry point calls it before an order starts, so workflows only ever see
+// canonical values. mapped reports whether a product type has a fulfillment
+// module configured; nil accepts every product type. The returned error is
+// a *ValidationError listing every problem, or nil.
+func (o *Order) Validate(mapped func(productType string) bool) error {
+	o.Normalize()
 	var errs []FieldError
 	add := func(field, format string, args ...any) {
 		errs = append(errs, FieldError{Field: field, Detail: fmt.Sprintf(format, args...)})
@@ -148,8 +182,8 @@ func validateLineFields(p string, l Line) []FieldError {
 		switch {
 		case l.CourseUUID == "":
 			add("course_uuid", "an entitlement needs the course's catalog UUID")
-		case !uuidPattern.MatchString(l.CourseUUID):
-			add("course_uuid", "is not a UUID")
+		case !isUUID(l.CourseUUID):
+			add("course_uuid", "is not a UUID (32 hex digits, hyphenated 8-4-4-4-12 or not, braces allowed)")
 		}
 		if l.CourseID != "" && !courseKeyPattern.MatchString(l.CourseID) && !IsCourseRunKey(l.CourseID) {
 			add("course_id", "is not a course key (Org+Course) or course run key")

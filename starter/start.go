@@ -91,6 +91,9 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 // line order and the placed_at time zone are not significant.
 func canonical(o order.Order) ([]byte, error) {
 	o.Lines = slices.Clone(o.Lines)
+	// Orders stored before their values were normalized compare as they
+	// would be today (course UUIDs in canonical form).
+	o.Normalize()
 	sort.SliceStable(o.Lines, func(i, j int) bool { return o.Lines[i].ID < o.Lines[j].ID })
 	o.PlacedAt = o.PlacedAt.UTC()
 	b, err := json.Marshal(o)

@@ -173,7 +173,9 @@ func (l *LMS) adminRoutes(mux *http.ServeMux) {
 			return
 		}
 		l.log.Info("sandbox faults set", zap.Int64("latency_ms", j.LatencyMS), zap.Float64("error_rate", j.ErrorRate),
-			zap.Int("error_status", j.ErrorStatus), zap.Float64("outage_seconds", j.OutageSeconds))
+			zap.Int("error_status", j.ErrorStatus), zap.Float64("outage_seconds", j.OutageSeconds),
+			zap.Float64("lost_answer_rate", j.LostAnswerRate), zap.String("lost_answer_mode", j.LostAnswerMode),
+			zap.Bool("ignore_email_filter", j.IgnoreEmailFilter))
 		l.mu.Lock()
 		cur := l.faultsJSON()
 		l.mu.Unlock()
@@ -216,7 +218,7 @@ func sortUsers(us []User) {
 // API beside them.
 func (l *LMS) routes() http.Handler {
 	lms := http.NewServeMux()
-	lms.HandleFunc("POST /oauth2/access_token", l.handleToken)
+	lms.HandleFunc("POST "+tokenPath, l.handleToken)
 	lms.HandleFunc("POST /api/enrollment/v1/enrollment", l.handleEnrollmentPost)
 	lms.HandleFunc("GET /api/enrollment/v1/enrollment", l.handleEnrollmentList)
 	lms.HandleFunc("GET /api/enrollment/v1/enrollment/{key...}", l.handleEnrollmentGet)
@@ -258,3 +260,6 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (to hijack it).
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

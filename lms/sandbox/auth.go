@@ -181,6 +181,9 @@ func writeThrottled(w http.ResponseWriter, secs int) {
 		"detail": "Request was throttled. Expected available in " + strconv.Itoa(secs) + " seconds."})
 }
 
+// tokenPath is the OAuth2 token endpoint.
+const tokenPath = "/oauth2/access_token"
+
 // handleToken is POST /oauth2/access_token: the client credentials grant.
 func (l *LMS) handleToken(w http.ResponseWriter, r *http.Request) {
 	if err := r.ParseForm(); err != nil {

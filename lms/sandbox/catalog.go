@@ -138,6 +138,9 @@ func (c Course) validate() error {
 		}
 		seen[m.Slug] = true
 	}
+	if _, ok := canonicalUUID(c.CourseUUID); c.CourseUUID != "" && !ok {
+		return fmt.Errorf("course %q: course_uuid is not a UUID", c.CourseID)
+	}
 	if c.MaxEnrollments != nil && *c.MaxEnrollments < 0 {
 		return fmt.Errorf("course %q: max_enrollments must not be negative", c.CourseID)
 	}

@@ -74,7 +74,10 @@ func (l *LMS) handleCourse(w http.ResponseWriter, r *http.Request) {
 }
 
 // handleEnrollmentsAdmin is GET /api/enrollment/v1/enrollments: the staff
-// listing of every enrollment (active or not), filtered and paginated.
+// listing of every enrollment (active or not), newest first, filtered by
+// course_id, username and email (other parameters are ignored, like every
+// filter the LMS does not know; an LMS older than Quince ignores email too)
+// and paginated.
 func (l *LMS) handleEnrollmentsAdmin(w http.ResponseWriter, r *http.Request) {
 	c, ok := l.authenticate(w, r)
 	if !ok || !l.requireStaff(w, c) || l.throttled(w, c) {
@@ -88,6 +91,9 @@ func (l *LMS) handleEnrollmentsAdmin(w http.ResponseWriter, r *http.Request) {
 		emails[i] = normEmail(emails[i])
 	}
 	l.mu.Lock()
+	if l.faults.IgnoreEmailFilter {
+		emails = nil
+	}
 	var rows []*enrollment
 	for _, e := range l.sortedEnrollments() {
 		if courseID != "" && e.CourseID != courseID {
@@ -104,7 +110,7 @@ func (l *LMS) handleEnrollmentsAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		rows = append(rows, e)
 	}
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Created.Before(rows[j].Created) })
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].Created.After(rows[j].Created) })
 	results := make([]any, 0, len(rows))
 	for _, e := range rows {
 		results = append(results, map[string]any{"created": e.Created.UTC().Format(time.RFC3339Nano), "mode": e.Mode,

@@ -4,11 +4,32 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/http"
-	"regexp"
+	"strings"
 	"time"
 )
 
-var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$`)
+// canonicalUUID reads a UUID the way the LMS's UUID fields do (Python's
+// uuid.UUID: "urn:" and "uuid:" dropped, braces trimmed, hyphens anywhere
+// ignored, 32 hex digits of any case) and returns its canonical form,
+// lowercase and hyphenated, which is what the LMS stores and answers.
+func canonicalUUID(s string) (string, bool) {
+	s = strings.ReplaceAll(strings.ReplaceAll(s, "urn:", ""), "uuid:", "")
+	s = strings.ReplaceAll(strings.Trim(s, "{}"), "-", "")
+	if len(s) != 32 || strings.Trim(s, "0123456789abcdefABCDEF") != "" {
+		return "", false
+	}
+	s = strings.ToLower(s)
+	return s[0:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:], true
+}
+
+// entitlementLocked finds an entitlement by its uuid in any form.
+func (l *LMS) entitlementLocked(uuid string) *entitlement {
+	canon, ok := canonicalUUID(uuid)
+	if !ok {
+		return nil
+	}
+	return l.entitle[canon]
+}
 
 // entitlementModes are the modes an entitlement may have.
 var entitlementModes = map[string]bool{"verified": true, "professional": true, "no-id-professional": true,
@@ -53,7 +74,10 @@ func (l *LMS) entitlementsAuth(w http.ResponseWriter, r *http.Request, write boo
 	return c, true
 }
 
-// handleEntitlementList is GET /api/entitlements/v1/entitlements/?user=&course_uuid=.
+// handleEntitlementList is GET /api/entitlements/v1/entitlements/: staff see
+// every entitlement, others their own; the only filters are user (a
+// username) and uuid (a comma-separated list). Other parameters, course_uuid
+// among them, are ignored, as by the LMS.
 func (l *LMS) handleEntitlementList(w http.ResponseWriter, r *http.Request) {
 	c, ok := l.entitlementsAuth(w, r, false)
 	if !ok {
@@ -61,16 +85,20 @@ func (l *LMS) handleEntitlementList(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	user := q.Get("user")
-	if !c.staff || user == "" {
-		user = c.username // non-staff see only their own
+	var uuids []string
+	for _, u := range splitList(q.Get("uuid")) {
+		if canon, ok := canonicalUUID(u); ok {
+			uuids = append(uuids, canon)
+		}
 	}
-	courseUUID := q.Get("course_uuid")
 	l.mu.Lock()
 	var all []any
 	for _, e := range l.sortedEntitlements() {
-		if e.User == user && (courseUUID == "" || e.CourseUUID == courseUUID) {
-			all = append(all, l.entitlementJSON(e))
+		switch {
+		case !c.staff && e.User != c.username, user != "" && e.User != user, q.Has("uuid") && !contains(uuids, e.UUID):
+			continue
 		}
+		all = append(all, l.entitlementJSON(e))
 	}
 	l.mu.Unlock()
 	page, next, prev := paginate(r, all, 50)
@@ -88,7 +116,7 @@ func (l *LMS) handleEntitlementGet(w http.ResponseWriter, r *http.Request) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.entitle[r.PathValue("uuid")]
+	e := l.entitlementLocked(r.PathValue("uuid"))
 	if e == nil || (!c.staff && e.User != c.username) {
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 		return
@@ -122,8 +150,12 @@ func (l *LMS) handleEntitlementCreate(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case courseUUID == "":
 		fieldErrs["course_uuid"] = []string{"This field is required."}
-	case !uuidPattern.MatchString(courseUUID):
-		fieldErrs["course_uuid"] = []string{"Must be a valid UUID."}
+	default:
+		canon, ok := canonicalUUID(courseUUID)
+		if !ok {
+			fieldErrs["course_uuid"] = []string{"Must be a valid UUID."}
+		}
+		courseUUID = canon
 	}
 	switch {
 	case mode == "":
@@ -168,7 +200,7 @@ func (l *LMS) handleEntitlementDelete(w http.ResponseWriter, r *http.Request) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	e := l.entitle[r.PathValue("uuid")]
+	e := l.entitlementLocked(r.PathValue("uuid"))
 	if e == nil {
 		writeJSON(w, http.StatusNotFound, map[string]any{"detail": "Not found."})
 		return

@@ -12,7 +12,8 @@ import (
 )
 
 // Faults are failures injected in front of every LMS path (the token
-// endpoint included, the /sandbox/ admin API excluded).
+// endpoint included, the /sandbox/ admin API excluded), and the behaviour
+// of an older LMS release.
 type Faults struct {
 	// Latency delays every answer.
 	Latency time.Duration
@@ -27,7 +28,36 @@ type Faults struct {
 	Outage time.Duration
 	// RetryAfter is the Retry-After of injected 429 and 503 answers.
 	RetryAfter time.Duration
+	// LostAnswerRate is the share (0..1) of state-changing requests (every
+	// method but GET, HEAD and OPTIONS; the token endpoint excepted) that
+	// are applied and whose answer is then lost as LostAnswerMode says:
+	// the LMS wrote, the caller never learns it. Reads are never affected.
+	LostAnswerRate float64
+	// LostAnswerMode is how an answer is lost: LostAnswer504 (the
+	// default), LostAnswerDrop or LostAnswerHang.
+	LostAnswerMode string
+	// IgnoreEmailFilter makes the sandbox behave like an LMS older than
+	// Quince: GET /api/enrollment/v1/enrollments ignores its email filter
+	// (the listing holds every learner's rows) and an enrollment POST
+	// without user ignores email and falls back to the caller's username.
+	IgnoreEmailFilter bool
 }
+
+// How a lost answer is lost (Faults.LostAnswerMode).
+const (
+	// LostAnswer504 answers 504 Gateway Timeout, like a proxy that gave up
+	// waiting for the LMS.
+	LostAnswer504 = "504"
+	// LostAnswerDrop closes the connection without an answer.
+	LostAnswerDrop = "drop"
+	// LostAnswerHang holds the answer until the caller gives up (at most
+	// maxHang), then closes the connection.
+	LostAnswerHang = "hang"
+)
+
+// maxHang bounds how long LostAnswerHang holds a connection whose caller
+// has not given up.
+const maxHang = time.Minute
 
 func (f Faults) validate() error {
 	switch {
@@ -37,6 +67,13 @@ func (f Faults) validate() error {
 		return errors.New("sandbox: error rate must be between 0 and 1")
 	case f.ErrorStatus != 0 && (f.ErrorStatus < 400 || f.ErrorStatus > 599):
 		return fmt.Errorf("sandbox: error status %d is not a 4xx or 5xx", f.ErrorStatus)
+	case f.LostAnswerRate < 0 || f.LostAnswerRate > 1 || math.IsNaN(f.LostAnswerRate):
+		return errors.New("sandbox: lost answer rate must be between 0 and 1")
+	}
+	switch f.LostAnswerMode {
+	case "", LostAnswer504, LostAnswerDrop, LostAnswerHang:
+	default:
+		return fmt.Errorf("sandbox: lost answer mode %q is not %q, %q or %q", f.LostAnswerMode, LostAnswer504, LostAnswerDrop, LostAnswerHang)
 	}
 	return nil
 }
@@ -48,17 +85,23 @@ type faultsJSON struct {
 	ErrorStatus       int     `json:"error_status"`
 	OutageSeconds     float64 `json:"outage_seconds"`
 	RetryAfterSeconds float64 `json:"retry_after_seconds"`
+	LostAnswerRate    float64 `json:"lost_answer_rate"`
+	LostAnswerMode    string  `json:"lost_answer_mode"`
+	IgnoreEmailFilter bool    `json:"ignore_email_filter"`
 	// OutageRemainingSeconds is reported, never read.
 	OutageRemainingSeconds float64 `json:"outage_remaining_seconds,omitempty"`
 }
 
 func (j faultsJSON) faults() Faults {
 	return Faults{
-		Latency:     time.Duration(j.LatencyMS) * time.Millisecond,
-		ErrorRate:   j.ErrorRate,
-		ErrorStatus: j.ErrorStatus,
-		Outage:      time.Duration(j.OutageSeconds * float64(time.Second)),
-		RetryAfter:  time.Duration(j.RetryAfterSeconds * float64(time.Second)),
+		Latency:           time.Duration(j.LatencyMS) * time.Millisecond,
+		ErrorRate:         j.ErrorRate,
+		ErrorStatus:       j.ErrorStatus,
+		Outage:            time.Duration(j.OutageSeconds * float64(time.Second)),
+		RetryAfter:        time.Duration(j.RetryAfterSeconds * float64(time.Second)),
+		LostAnswerRate:    j.LostAnswerRate,
+		LostAnswerMode:    j.LostAnswerMode,
+		IgnoreEmailFilter: j.IgnoreEmailFilter,
 	}
 }
 
@@ -93,6 +136,9 @@ func (l *LMS) faultsJSON() faultsJSON {
 		ErrorStatus:       f.ErrorStatus,
 		OutageSeconds:     f.Outage.Seconds(),
 		RetryAfterSeconds: f.RetryAfter.Seconds(),
+		LostAnswerRate:    f.LostAnswerRate,
+		LostAnswerMode:    f.LostAnswerMode,
+		IgnoreEmailFilter: f.IgnoreEmailFilter,
 	}
 	if rem := f.outageUntil.Sub(l.now()); rem > 0 {
 		j.OutageRemainingSeconds = rem.Seconds()
@@ -151,9 +197,61 @@ func (l *LMS) withFaults(next http.Handler) http.Handler {
 			}
 			return
 		}
+		if f.LostAnswerRate > 0 && isWrite(r) && rand.Float64() < f.LostAnswerRate {
+			l.countFault()
+			next.ServeHTTP(discard{header: http.Header{}}, r) // the write happens
+			l.loseAnswer(w, r, f.LostAnswerMode)
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// isWrite reports a state-changing LMS request. Token requests are not: a
+// lost token costs the caller nothing but another token request.
+func isWrite(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return r.URL.Path != tokenPath
+}
+
+// loseAnswer stands in for the answer of a request that has been served.
+func (l *LMS) loseAnswer(w http.ResponseWriter, r *http.Request, mode string) {
+	switch mode {
+	case LostAnswerDrop:
+		hangUp(w)
+	case LostAnswerHang:
+		t := time.NewTimer(maxHang)
+		defer t.Stop()
+		select {
+		case <-r.Context().Done():
+		case <-l.closing:
+		case <-t.C:
+		}
+		hangUp(w)
+	default:
+		writeHTML(w, http.StatusGatewayTimeout, "<html><body><h1>504 Gateway Time-out</h1>The server didn't respond in time.</body></html>")
+	}
+}
+
+// hangUp closes the connection without an answer: hijacked where the
+// server allows it, else by aborting the handler (HTTP/2 resets the stream).
+func hangUp(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close()
+}
+
+// discard is the ResponseWriter of a request whose answer is lost.
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
 
 func (l *LMS) countFault() {
 	l.mu.Lock()

@@ -96,6 +96,9 @@ type LMS struct {
 	clients map[string]OAuthClient
 	handler http.Handler
 
+	// closing is closed by Close, to end held answers.
+	closing chan struct{}
+
 	mu          sync.Mutex
 	closed      bool
 	courses     map[string]*Course // by course id
@@ -160,6 +163,7 @@ func New(opts Options) (*LMS, error) {
 		allowed:     map[allowedKey]*allowance{},
 		entitle:     map[string]*entitlement{},
 		throttle:    map[string]*window{},
+		closing:     make(chan struct{}),
 	}
 	if l.log == nil {
 		l.log = zap.NewNop()
@@ -223,6 +227,7 @@ func (l *LMS) Close() error {
 		return nil
 	}
 	l.closed = true
+	close(l.closing)
 	return l.saveLocked()
 }
 
@@ -233,12 +238,16 @@ func (l *LMS) Stats() Stats {
 	return l.stats
 }
 
-// putCourse adds or replaces a course. Callers hold mu (or own l).
+// putCourse adds or replaces a course, its course UUID in canonical form.
+// Callers hold mu (or own l).
 func (l *LMS) putCourse(c Course) {
 	if _, ok := l.courses[c.CourseID]; !ok {
 		l.courseOrder = append(l.courseOrder, c.CourseID)
 	}
 	cc := c
+	if canon, ok := canonicalUUID(c.CourseUUID); ok {
+		cc.CourseUUID = canon
+	}
 	l.courses[c.CourseID] = &cc
 }
 

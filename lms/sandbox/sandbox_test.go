@@ -478,3 +478,163 @@ func TestConcurrentWritesAreSerialized(t *testing.T) {
 	}
 	require.Equal(t, 1, e.snapshot("ada", demo).Enrollments[0].Writes)
 }
+
+// rawDo sends a request and returns the transport error instead of failing
+// the test on it.
+func (e *env) rawDo(client *http.Client, method, path string, header map[string]string, body any) (int, error) {
+	e.t.Helper()
+	b, err := json.Marshal(body)
+	require.NoError(e.t, err)
+	req, err := http.NewRequest(method, e.srv.URL+path, bytes.NewReader(b))
+	require.NoError(e.t, err)
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, res.Body)
+	return res.StatusCode, nil
+}
+
+func TestLostAnswers(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	setFaults := func(body map[string]any) {
+		t.Helper()
+		a := e.do(http.MethodPost, "/sandbox/faults", nil, body)
+		require.Equal(t, http.StatusOK, a.status, string(a.body))
+	}
+
+	// 504: the enrollment is written, the answer is a gateway timeout.
+	setFaults(map[string]any{"lost_answer_rate": 1.0})
+	got := e.do(http.MethodGet, "/sandbox/faults", nil, nil).json(t)
+	require.EqualValues(t, 1, got["lost_answer_rate"])
+	a := e.post(enroll("ada", demo, "verified", true))
+	require.Equal(t, http.StatusGatewayTimeout, a.status)
+	require.Equal(t, "verified", e.get("ada", demo).json(t)["mode"], "the write happened; reads are not affected")
+	require.Equal(t, 1, e.snapshot("ada", demo).Enrollments[0].Writes)
+	require.NotEmpty(t, e.token(sandbox.DevClientID, sandbox.DevClientSecret), "token requests are not writes")
+
+	// drop: the connection closes without an answer.
+	setFaults(map[string]any{"lost_answer_rate": 1.0, "lost_answer_mode": "drop"})
+	allowed := map[string]any{"email": "future@example.com", "course_id": demo, "auto_enroll": true}
+	_, err := e.rawDo(http.DefaultClient, http.MethodPost, "/api/enrollment/v1/enrollment_allowed/", staff, allowed)
+	require.Error(t, err)
+	require.Len(t, e.snapshot("future@example.com", demo).Allowed, 1)
+
+	// hang: the answer never comes; the caller's timeout ends the wait.
+	setFaults(map[string]any{"lost_answer_rate": 1.0, "lost_answer_mode": "hang"})
+	impatient := &http.Client{Timeout: 100 * time.Millisecond}
+	start := time.Now()
+	_, err = e.rawDo(impatient, http.MethodPost, "/api/entitlements/v1/entitlements/", staff,
+		map[string]any{"user": "ada", "course_uuid": sandbox.DemoCourseUUID, "mode": "verified", "order_number": "O-1"})
+	require.Error(t, err)
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.Len(t, e.snapshot("ada", "").Entitlements, 1)
+	status, err := e.rawDo(impatient, http.MethodGet, "/api/enrollment/v1/enrollment/ada,"+demo, apiKey, nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, status, "reads are answered")
+
+	require.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{"lost_answer_rate": 1.0, "lost_answer_mode": "later"}).status)
+	require.Equal(t, http.StatusBadRequest, e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{"lost_answer_rate": -1}).status)
+
+	// The usual reset clears it.
+	setFaults(map[string]any{})
+	got = e.do(http.MethodGet, "/sandbox/faults", nil, nil).json(t)
+	require.EqualValues(t, 0, got["lost_answer_rate"])
+	require.Equal(t, http.StatusNoContent, e.do(http.MethodDelete, "/api/enrollment/v1/enrollment_allowed/", staff, allowed).status)
+	require.Equal(t, 3, e.lms.Stats().InjectedFaults)
+}
+
+func TestListingsIgnoreUnknownFilters(t *testing.T) {
+	e := newEnv(t, sandbox.Options{Clients: []sandbox.OAuthClient{{ID: "learner", Secret: "s", Username: "grace"}}})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	learner := map[string]string{"Authorization": "JWT " + e.token("learner", "s")}
+	require.Equal(t, http.StatusOK, e.post(enroll("ada", demo, "audit", true)).status)
+	time.Sleep(2 * time.Millisecond) // distinct creation times: the listing is newest first
+	require.Equal(t, http.StatusOK, e.post(enroll("grace", demo, "audit", true)).status)
+	users := func(path string, header map[string]string) []string {
+		t.Helper()
+		a := e.do(http.MethodGet, path, header, nil)
+		require.Equal(t, http.StatusOK, a.status, string(a.body))
+		var out []string
+		for _, r := range a.json(t)["results"].([]any) {
+			out = append(out, r.(map[string]any)["user"].(string))
+		}
+		return out
+	}
+	listing := "/api/enrollment/v1/enrollments?course_id=" + url.QueryEscape(demo)
+	require.Equal(t, []string{"grace", "ada"}, users(listing+"&foo=bar", staff), "newest first; unknown parameters ignored")
+	require.Equal(t, []string{"ada"}, users(listing+"&email=ADA@example.com", staff))
+
+	for _, order := range []string{"O-1", "O-2"} {
+		a := e.do(http.MethodPost, "/api/entitlements/v1/entitlements/", staff,
+			map[string]any{"user": "ada", "course_uuid": sandbox.DemoCourseUUID, "mode": "verified", "order_number": order})
+		require.Equal(t, http.StatusCreated, a.status, string(a.body))
+	}
+	const ents = "/api/entitlements/v1/entitlements/"
+	all := e.do(http.MethodGet, ents+"?user=ada&course_uuid="+sandbox.CreditCourseUUID, staff, nil).json(t)
+	require.EqualValues(t, 2, all["count"], "course_uuid is not a filter the LMS knows")
+	first := all["results"].([]any)[0].(map[string]any)["uuid"].(string)
+	require.EqualValues(t, 1, e.do(http.MethodGet, ents+"?uuid="+first, staff, nil).json(t)["count"])
+	require.EqualValues(t, 2, e.do(http.MethodGet, ents, staff, nil).json(t)["count"], "staff without a filter see every entitlement")
+	require.EqualValues(t, 0, e.do(http.MethodGet, ents+"?user=ada", learner, nil).json(t)["count"], "others see only their own")
+}
+
+func TestOldReleaseIgnoresTheEmailFilter(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	require.Equal(t, http.StatusOK, e.post(enroll("grace", demo, "audit", true)).status)
+	a := e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{"ignore_email_filter": true})
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	require.Equal(t, true, e.do(http.MethodGet, "/sandbox/faults", nil, nil).json(t)["ignore_email_filter"])
+
+	list := e.do(http.MethodGet, "/api/enrollment/v1/enrollments?email=ada@example.com&course_id="+url.QueryEscape(demo), staff, nil).json(t)
+	rows := list["results"].([]any)
+	require.Len(t, rows, 1)
+	require.Equal(t, "grace", rows[0].(map[string]any)["user"], "another learner's row")
+
+	// A POST without user enrolls the caller, whatever the email says.
+	byEmail := map[string]any{"email": "ada@example.com", "mode": "audit", "is_active": true, "course_details": map[string]any{"course_id": demo}}
+	a = e.do(http.MethodPost, "/api/enrollment/v1/enrollment", staff, byEmail)
+	require.Equal(t, http.StatusOK, a.status, string(a.body))
+	require.Equal(t, sandbox.ServiceUsername, a.json(t)["user"])
+	require.Empty(t, e.snapshot("ada", demo).Enrollments)
+
+	require.Equal(t, http.StatusOK, e.do(http.MethodPost, "/sandbox/faults", nil, map[string]any{}).status)
+	a = e.do(http.MethodPost, "/api/enrollment/v1/enrollment", staff, byEmail)
+	require.Equal(t, "ada", a.json(t)["user"], "Quince and later honour the email")
+}
+
+func TestEntitlementUUIDsAreCanonical(t *testing.T) {
+	e := newEnv(t, sandbox.Options{})
+	staff := map[string]string{"Authorization": "JWT " + e.token(sandbox.DevClientID, sandbox.DevClientSecret)}
+	require.Equal(t, http.StatusOK, e.post(enroll("ada", demo, "audit", true)).status)
+	const ents = "/api/entitlements/v1/entitlements/"
+	for i, form := range []string{
+		"{" + strings.ToUpper(sandbox.DemoCourseUUID) + "}",
+		"urn:uuid:" + strings.ReplaceAll(sandbox.DemoCourseUUID, "-", ""),
+	} {
+		a := e.do(http.MethodPost, ents, staff, map[string]any{"user": "ada", "course_uuid": form, "mode": "verified", "order_number": "O-" + string(rune('1'+i))})
+		require.Equal(t, http.StatusCreated, a.status, string(a.body))
+		m := a.json(t)
+		require.Equal(t, sandbox.DemoCourseUUID, m["course_uuid"], "answered canonical")
+		if i == 0 {
+			require.Equal(t, demo, m["enrollment_course_run"], "the catalog course is found by its canonical UUID")
+		}
+		upper := strings.ToUpper(m["uuid"].(string))
+		require.Equal(t, http.StatusOK, e.do(http.MethodGet, ents+upper+"/", staff, nil).status, "looked up in any form")
+		require.EqualValues(t, 1, e.do(http.MethodGet, ents+"?uuid="+upper, staff, nil).json(t)["count"])
+	}
+	for _, v := range e.snapshot("ada", "").Entitlements {
+		require.Equal(t, sandbox.DemoCourseUUID, v.CourseUUID, "stored canonical")
+	}
+	a := e.do(http.MethodPost, ents, staff, map[string]any{"user": "ada", "course_uuid": "4b5c8a1e-2d3f-4e6a-9b7c-1d2e3f4a5b6", "mode": "verified"})
+	require.Equal(t, http.StatusBadRequest, a.status)
+	require.Equal(t, []any{"Must be a valid UUID."}, a.json(t)["course_uuid"])
+	require.Error(t, e.lms.AddCourse(sandbox.Course{CourseID: "course-v1:Org+U+1", CourseUUID: "nope", Modes: []sandbox.Mode{{Slug: "audit"}}}))
+}

@@ -101,6 +101,10 @@ func (l *LMS) load() error {
 		l.allowed[allowedKey{normEmail(a.Email), a.CourseID}] = a
 	}
 	for _, e := range p.Entitlements {
+		// States written before the sandbox stored canonical UUIDs.
+		if canon, ok := canonicalUUID(e.CourseUUID); ok {
+			e.CourseUUID = canon
+		}
 		l.entitle[e.UUID] = e
 	}
 	return nil
