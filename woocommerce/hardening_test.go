@@ -125,3 +125,20 @@ func TestStoreNamesCannotShadowRefundWorkflows(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, a.code, a.raw)
 	require.True(t, order.IsNumber(a.reply.OrderNumber), a.reply.OrderNumber)
 }
+
+// A partial refund on an on-hold or cancelled order that meets a Temporal
+// outage is answered 503 too, with the same reason as on a paid order.
+func TestPartialRefundOnHoldDuringOutageIsRetriedByTheStore(t *testing.T) {
+	s := refundStore(t)
+	pm, err := woocommerce.ParseProductMap([]byte(productMap))
+	require.NoError(t, err)
+	rc, err := woocommerce.NewReceiver(woocommerce.Config{Secret: secret, Products: pm,
+		Store: woocommerce.StoreAPI{URL: s.URL + "/", ConsumerKey: "ck", ConsumerSecret: "cs"}}, &refundDown{}, zap.NewNop())
+	require.NoError(t, err)
+	e := &env{t: t, rc: rc}
+	for _, status := range []string{"completed", "on-hold"} {
+		a := e.deliver(orderJSON(727, status, courseItem, `{"id": 731}`), nil)
+		require.Equal(t, http.StatusServiceUnavailable, a.code, a.raw)
+		require.Contains(t, a.raw, "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery", status)
+	}
+}

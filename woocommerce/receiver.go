@@ -221,12 +221,7 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 		}
 		// The order exists (started now, before, or with other content):
 		// its refunds apply whatever this delivery's order looks like.
-		var worst int
-		r.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
-		if worst >= 500 {
-			return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
-		}
-		return code, r
+		return rc.withPartialRefunds(ctx, d, number, wo, code, r)
 	case "refunded":
 		if o, _, problems := rc.buildOrder(number, d.source, wo); len(problems) == 0 && len(o.Lines) == 0 {
 			reply.Result = ResultIgnored
@@ -252,12 +247,7 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 		// was fulfilled.
 		if len(wo.Refunds) > 0 {
 			reply.Result = ResultIgnored
-			var worst int
-			reply.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
-			if worst >= 500 {
-				return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
-			}
-			return http.StatusOK, reply
+			return rc.withPartialRefunds(ctx, d, number, wo, http.StatusOK, reply)
 		}
 	}
 	reply.Result = ResultIgnored

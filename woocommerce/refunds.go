@@ -58,6 +58,18 @@ func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number strin
 	return ids, worst
 }
 
+// withPartialRefunds applies the delivery's partial refunds and adds their
+// ids to reply, answered with code. A refund that met a Temporal outage
+// turns the answer into a 503, so the store delivers it again.
+func (rc *Receiver) withPartialRefunds(ctx context.Context, d delivery, number string, wo wcOrder, code int, reply Reply) (int, Reply) {
+	var worst int
+	reply.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
+	if worst >= 500 {
+		return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
+	}
+	return code, reply
+}
+
 // refundError records a refund that could not be applied.
 func (rc *Receiver) refundError(d delivery, number, refundID string, err error) (int, Reply) {
 	reply := Reply{OrderNumber: number, Refunds: []string{refundID}}
