@@ -42,6 +42,10 @@ const FullRefundID = "wc-full"
 type Fulfiller interface {
 	StartOrder(ctx context.Context, o order.Order) (starter.StartResult, bool, error)
 	Refund(ctx context.Context, number string, req contract.RefundRequest) (contract.RefundResult, error)
+	// RememberRefunded and RememberedRefund keep, in Temporal, that the
+	// store refunded an order, and as of when (see refunded.go).
+	RememberRefunded(ctx context.Context, m contract.RefundedMarker) (bool, error)
+	RememberedRefund(ctx context.Context, number string) (contract.RefundedMarker, bool, error)
 }
 
 // Reply is the JSON body of a 2xx answer. WooCommerce shows it in the
@@ -63,6 +67,9 @@ const (
 	ResultRejected  = "rejected"
 	ResultIgnored   = "ignored"
 	ResultRefunded  = "refund_accepted"
+	// ResultStale: the delivery shows the order as it was before a state
+	// fulfillment already applied; nothing is done.
+	ResultStale = "stale"
 )
 
 // Receiver handles WooCommerce webhook deliveries.
@@ -215,6 +222,9 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 	reply := Reply{OrderNumber: number}
 	switch wo.Status {
 	case "processing", "completed":
+		if code, r, done := rc.checkRefunded(ctx, d, number, wo); done {
+			return code, r
+		}
 		code, r, exists := rc.start(ctx, d, number, wo)
 		if !exists {
 			return code, r
@@ -228,24 +238,14 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 			reply.Detail = "the order has no course products"
 			return http.StatusOK, reply
 		}
-		res, err := rc.f.Refund(ctx, number, contract.RefundRequest{RefundID: FullRefundID})
-		if err != nil {
-			return rc.refundError(d, number, FullRefundID, err)
-		}
-		reply.Result = ResultRefunded
-		if res.Duplicate {
-			reply.Result = ResultDuplicate
-		}
-		reply.WorkflowID = res.WorkflowID
-		reply.Refunds = []string{FullRefundID}
-		if !res.Duplicate {
-			rc.log.Info("full refund accepted", zap.String("order_number", number), zap.String("delivery_id", d.id))
-		}
-		return http.StatusOK, reply
+		return rc.refundInFull(ctx, d, number, wo)
 	case "on-hold", "cancelled":
 		// A partial refund can come with any status; apply it if the order
 		// was fulfilled.
 		if len(wo.Refunds) > 0 {
+			if code, r, done := rc.checkRefunded(ctx, d, number, wo); done {
+				return code, r
+			}
 			reply.Result = ResultIgnored
 			return rc.withPartialRefunds(ctx, d, number, wo, http.StatusOK, reply)
 		}
@@ -297,11 +297,9 @@ func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcO
 		reply.Detail = "the order was already submitted with different content; recorded for an operator"
 		return http.StatusOK, reply, true
 	default:
-		rc.log.Warn("start order failed", zap.String("order_number", number), zap.String("delivery_id", d.id), zap.Error(err))
-		rc.reject(&Rejection{Kind: KindUnavailable, Store: d.store, OrderNumber: number, DeliveryID: d.id,
-			Reason: "fulfillment could not be started (Temporal unavailable); resend the delivery or re-save the order"})
-		reply.Detail = "fulfillment is temporarily unavailable"
-		return http.StatusServiceUnavailable, reply, false
+		code, reply = rc.unavailable(d, Rejection{OrderNumber: number,
+			Reason: "fulfillment could not be started (Temporal unavailable); resend the delivery or re-save the order"}, err)
+		return code, reply, false
 	}
 	reply.WorkflowID = res.WorkflowID
 	if !created {

@@ -20,6 +20,9 @@ const (
 	KindRefundManual  = "refund_needs_operator"
 	KindRefundFailed  = "refund_failed"
 	KindRefundNoOrder = "refund_of_unknown_order"
+	// KindStale: the delivery shows the order as it was before a state
+	// fulfillment already applied, and was not applied.
+	KindStale = "stale"
 )
 
 // Rejection records a delivery fulfillment could not act on. It holds no
