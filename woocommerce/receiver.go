@@ -5,8 +5,11 @@
 // HMAC-SHA256 of the raw body with the webhook secret). An order reaching
 // "processing" or "completed" (virtual-only orders skip "processing") starts
 // fulfillment once, however often it is delivered; "refunded" refunds every
-// line; a new partial refund refunds the lines it covers when the store's
-// REST API is configured. Deliveries that cannot be acted on are answered
+// line, and is remembered in Temporal so that no paid delivery of the order
+// arriving later (or together with it) enrolls anyone (refunded.go); a new
+// partial refund refunds the lines it covers when the store's REST API is
+// configured. Deliveries showing the order as it was before its applied
+// refund (date_modified_gmt) are stale and change nothing. Deliveries that cannot be acted on are answered
 // 2xx (WooCommerce disables a webhook after repeated failures, which would
 // stop every later order) and recorded for the operator: logged, and listed
 // at GET /api/v1/webhooks/woocommerce/rejections.
@@ -70,6 +73,9 @@ const (
 	// ResultStale: the delivery shows the order as it was before a state
 	// fulfillment already applied; nothing is done.
 	ResultStale = "stale"
+	// ResultRefundRemembered: the store refunded an order fulfillment has
+	// not started; the refund is kept, and the order is never fulfilled.
+	ResultRefundRemembered = "refund_remembered"
 )
 
 // Receiver handles WooCommerce webhook deliveries.
@@ -228,6 +234,11 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 		code, r, exists := rc.start(ctx, d, number, wo)
 		if !exists {
 			return code, r
+		}
+		if r.Result == ResultStarted {
+			if code, r, done := rc.refundedMeanwhile(ctx, d, number, r); done {
+				return code, r
+			}
 		}
 		// The order exists (started now, before, or with other content):
 		// its refunds apply whatever this delivery's order looks like.
