@@ -33,8 +33,9 @@ const (
 	DefaultDeliveryTimeout = 30 * time.Second
 )
 
-// Product maps one store product (by SKU or product id) to what fulfillment
-// grants, or marks it as not a course at all.
+// Product maps one store product (by variation id, product id or SKU; see
+// ProductMap.product for the order) to what fulfillment grants, or marks it
+// as not a course at all.
 type Product struct {
 	SKU string `json:"sku,omitempty"`
 	// ProductID matches a line item's product_id or variation_id.
@@ -105,29 +106,6 @@ func ParseProductMap(b []byte) (ProductMap, error) {
 		return ProductMap{}, errors.Join(errs...)
 	}
 	return m, nil
-}
-
-// lookup finds the entry for a line item: SKU first, then variation id,
-// then product id.
-func (m ProductMap) lookup(sku string, productID, variationID int64) (Product, bool) {
-	if sku != "" {
-		for _, p := range m.Products {
-			if p.SKU == sku {
-				return p, true
-			}
-		}
-	}
-	for _, id := range []int64{variationID, productID} {
-		if id == 0 {
-			continue
-		}
-		for _, p := range m.Products {
-			if p.ProductID == id {
-				return p, true
-			}
-		}
-	}
-	return Product{}, false
 }
 
 // StoreAPI is the store's REST API, used to learn which lines a partial

@@ -106,7 +106,7 @@ func (r *refundDown) Refund(context.Context, string, contract.RefundRequest) (co
 }
 
 // A partial refund that meets a Temporal outage is answered 503, so the
-// store delivers it again.
+// store delivers it again, on a paid order and on an on-hold one alike.
 func TestPartialRefundDuringOutageIsRetriedByTheStore(t *testing.T) {
 	s := refundStore(t)
 	pm, err := woocommerce.ParseProductMap([]byte(productMap))
@@ -115,8 +115,11 @@ func TestPartialRefundDuringOutageIsRetriedByTheStore(t *testing.T) {
 		Store: woocommerce.StoreAPI{URL: s.URL + "/", ConsumerKey: "ck", ConsumerSecret: "cs"}}, &refundDown{}, zap.NewNop())
 	require.NoError(t, err)
 	e := &env{t: t, rc: rc}
-	a := e.deliver(orderJSON(727, "completed", courseItem, `{"id": 731}`), nil)
-	require.Equal(t, http.StatusServiceUnavailable, a.code, a.raw)
+	for _, status := range []string{"completed", "on-hold"} {
+		a := e.deliver(orderJSON(727, status, courseItem, `{"id": 731}`), nil)
+		require.Equal(t, http.StatusServiceUnavailable, a.code, a.raw)
+		require.Contains(t, a.raw, "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery", status)
+	}
 }
 
 func TestStoreNamesCannotShadowRefundWorkflows(t *testing.T) {

@@ -31,7 +31,7 @@ func (rc *Receiver) buildOrder(number, source string, wo wcOrder) (order.Order, 
 		line := order.Line{ID: formatID(int64(li.ID)), SKU: li.SKU}
 		courseID := li.meta("course_id", "_course_id")
 		mode := li.meta("course_mode", "_mode")
-		mapped, inMap := rc.cfg.Products.lookup(li.SKU, int64(li.ProductID), int64(li.VariationID))
+		mapped, inMap := rc.cfg.Products.product(li)
 		switch {
 		case courseID != "":
 			line.ProductType = order.ProductSeat

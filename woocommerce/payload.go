@@ -104,7 +104,10 @@ type wcOrder struct {
 	ID             flexInt `json:"id"`
 	Status         string  `json:"status"`
 	DateCreatedGMT string  `json:"date_created_gmt"`
-	Billing        struct {
+	// DateModifiedGMT orders the deliveries of one order: they may arrive
+	// out of order, and a state older than one applied is stale.
+	DateModifiedGMT string `json:"date_modified_gmt"`
+	Billing         struct {
 		Email string `json:"email"`
 	} `json:"billing"`
 	LineItems []wcLineItem  `json:"line_items"`

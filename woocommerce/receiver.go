@@ -5,8 +5,11 @@
 // HMAC-SHA256 of the raw body with the webhook secret). An order reaching
 // "processing" or "completed" (virtual-only orders skip "processing") starts
 // fulfillment once, however often it is delivered; "refunded" refunds every
-// line; a new partial refund refunds the lines it covers when the store's
-// REST API is configured. Deliveries that cannot be acted on are answered
+// line, and is remembered in Temporal so that no paid delivery of the order
+// arriving later (or together with it) enrolls anyone (refunded.go); a new
+// partial refund refunds the lines it covers when the store's REST API is
+// configured. Deliveries showing the order as it was before its applied
+// refund (date_modified_gmt) are stale and change nothing. Deliveries that cannot be acted on are answered
 // 2xx (WooCommerce disables a webhook after repeated failures, which would
 // stop every later order) and recorded for the operator: logged, and listed
 // at GET /api/v1/webhooks/woocommerce/rejections.
@@ -42,6 +45,10 @@ const FullRefundID = "wc-full"
 type Fulfiller interface {
 	StartOrder(ctx context.Context, o order.Order) (starter.StartResult, bool, error)
 	Refund(ctx context.Context, number string, req contract.RefundRequest) (contract.RefundResult, error)
+	// RememberRefunded and RememberedRefund keep, in Temporal, that the
+	// store refunded an order, and as of when (see refunded.go).
+	RememberRefunded(ctx context.Context, m contract.RefundedMarker) (bool, error)
+	RememberedRefund(ctx context.Context, number string) (contract.RefundedMarker, bool, error)
 }
 
 // Reply is the JSON body of a 2xx answer. WooCommerce shows it in the
@@ -63,6 +70,12 @@ const (
 	ResultRejected  = "rejected"
 	ResultIgnored   = "ignored"
 	ResultRefunded  = "refund_accepted"
+	// ResultStale: the delivery shows the order as it was before a state
+	// fulfillment already applied; nothing is done.
+	ResultStale = "stale"
+	// ResultRefundRemembered: the store refunded an order fulfillment has
+	// not started; the refund is kept, and the order is never fulfilled.
+	ResultRefundRemembered = "refund_remembered"
 )
 
 // Receiver handles WooCommerce webhook deliveries.
@@ -215,49 +228,37 @@ func (rc *Receiver) handleOrder(ctx context.Context, d delivery, wo wcOrder) (in
 	reply := Reply{OrderNumber: number}
 	switch wo.Status {
 	case "processing", "completed":
+		if code, r, done := rc.checkRefunded(ctx, d, number, wo); done {
+			return code, r
+		}
 		code, r, exists := rc.start(ctx, d, number, wo)
 		if !exists {
 			return code, r
 		}
+		if r.Result == ResultStarted {
+			if code, r, done := rc.refundedMeanwhile(ctx, d, number, r); done {
+				return code, r
+			}
+		}
 		// The order exists (started now, before, or with other content):
 		// its refunds apply whatever this delivery's order looks like.
-		var worst int
-		r.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
-		if worst >= 500 {
-			return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
-		}
-		return code, r
+		return rc.withPartialRefunds(ctx, d, number, wo, code, r)
 	case "refunded":
 		if o, _, problems := rc.buildOrder(number, d.source, wo); len(problems) == 0 && len(o.Lines) == 0 {
 			reply.Result = ResultIgnored
 			reply.Detail = "the order has no course products"
 			return http.StatusOK, reply
 		}
-		res, err := rc.f.Refund(ctx, number, contract.RefundRequest{RefundID: FullRefundID})
-		if err != nil {
-			return rc.refundError(d, number, FullRefundID, err)
-		}
-		reply.Result = ResultRefunded
-		if res.Duplicate {
-			reply.Result = ResultDuplicate
-		}
-		reply.WorkflowID = res.WorkflowID
-		reply.Refunds = []string{FullRefundID}
-		if !res.Duplicate {
-			rc.log.Info("full refund accepted", zap.String("order_number", number), zap.String("delivery_id", d.id))
-		}
-		return http.StatusOK, reply
+		return rc.refundInFull(ctx, d, number, wo)
 	case "on-hold", "cancelled":
 		// A partial refund can come with any status; apply it if the order
 		// was fulfilled.
 		if len(wo.Refunds) > 0 {
-			reply.Result = ResultIgnored
-			var worst int
-			reply.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
-			if worst >= 500 {
-				return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
+			if code, r, done := rc.checkRefunded(ctx, d, number, wo); done {
+				return code, r
 			}
-			return http.StatusOK, reply
+			reply.Result = ResultIgnored
+			return rc.withPartialRefunds(ctx, d, number, wo, http.StatusOK, reply)
 		}
 	}
 	reply.Result = ResultIgnored
@@ -307,11 +308,9 @@ func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcO
 		reply.Detail = "the order was already submitted with different content; recorded for an operator"
 		return http.StatusOK, reply, true
 	default:
-		rc.log.Warn("start order failed", zap.String("order_number", number), zap.String("delivery_id", d.id), zap.Error(err))
-		rc.reject(&Rejection{Kind: KindUnavailable, Store: d.store, OrderNumber: number, DeliveryID: d.id,
-			Reason: "fulfillment could not be started (Temporal unavailable); resend the delivery or re-save the order"})
-		reply.Detail = "fulfillment is temporarily unavailable"
-		return http.StatusServiceUnavailable, reply, false
+		code, reply = rc.unavailable(d, Rejection{OrderNumber: number,
+			Reason: "fulfillment could not be started (Temporal unavailable); resend the delivery or re-save the order"}, err)
+		return code, reply, false
 	}
 	reply.WorkflowID = res.WorkflowID
 	if !created {

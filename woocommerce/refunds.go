@@ -58,6 +58,18 @@ func (rc *Receiver) partialRefunds(ctx context.Context, d delivery, number strin
 	return ids, worst
 }
 
+// withPartialRefunds applies the delivery's partial refunds and adds their
+// ids to reply, answered with code. A refund that met a Temporal outage
+// turns the answer into a 503, so the store delivers it again.
+func (rc *Receiver) withPartialRefunds(ctx context.Context, d delivery, number string, wo wcOrder, code int, reply Reply) (int, Reply) {
+	var worst int
+	reply.Refunds, worst = rc.partialRefunds(ctx, d, number, wo)
+	if worst >= 500 {
+		return worst, Reply{OrderNumber: number, Detail: "a refund could not be applied: fulfillment is temporarily unavailable; resend the delivery"}
+	}
+	return code, reply
+}
+
 // refundError records a refund that could not be applied.
 func (rc *Receiver) refundError(d delivery, number, refundID string, err error) (int, Reply) {
 	reply := Reply{OrderNumber: number, Refunds: []string{refundID}}
@@ -75,12 +87,20 @@ func (rc *Receiver) refundError(d delivery, number, refundID string, err error) 
 		reply.Detail = starter.Detail(err)
 		return http.StatusOK, reply
 	default:
-		rc.log.Warn("refund failed", zap.String("order_number", number), zap.String("refund_id", refundID), zap.Error(err))
-		rc.reject(&Rejection{Kind: KindUnavailable, Store: d.store, OrderNumber: number, RefundID: refundID, DeliveryID: d.id,
-			Reason: "the refund could not be handed to fulfillment (Temporal unavailable); resend the delivery"})
-		reply.Detail = "fulfillment is temporarily unavailable"
-		return http.StatusServiceUnavailable, reply
+		return rc.unavailable(d, Rejection{OrderNumber: number, RefundID: refundID,
+			Reason: "the refund could not be handed to fulfillment (Temporal unavailable); resend the delivery"}, err)
 	}
+}
+
+// unavailable answers a delivery that met a Temporal outage (or another
+// error Temporal gave) with a 503, so the store delivers it again, and
+// records rj (its order, refund and reason) as such.
+func (rc *Receiver) unavailable(d delivery, rj Rejection, err error) (int, Reply) {
+	rc.log.Warn("fulfillment unavailable", zap.String("order_number", rj.OrderNumber), zap.String("refund_id", rj.RefundID),
+		zap.String("delivery_id", d.id), zap.String("reason", rj.Reason), zap.Error(err))
+	rj.Kind, rj.Store, rj.DeliveryID = KindUnavailable, d.store, d.id
+	rc.reject(&rj)
+	return http.StatusServiceUnavailable, Reply{OrderNumber: rj.OrderNumber, Detail: "fulfillment is temporarily unavailable"}
 }
 
 func (rc *Receiver) isDone(key string) bool {

@@ -20,6 +20,12 @@ const (
 	KindRefundManual  = "refund_needs_operator"
 	KindRefundFailed  = "refund_failed"
 	KindRefundNoOrder = "refund_of_unknown_order"
+	// KindStale: the delivery shows the order as it was before a state
+	// fulfillment already applied, and was not applied.
+	KindStale = "stale"
+	// KindRefundedOrder: a paid delivery of an order whose refund
+	// fulfillment applied; nobody is enrolled.
+	KindRefundedOrder = "refunded_order"
 )
 
 // Rejection records a delivery fulfillment could not act on. It holds no

@@ -94,7 +94,7 @@ func (rc *Receiver) courseLinesOnly(ids []string, wo wcOrder) []string {
 			if formatID(int64(li.ID)) != id {
 				continue
 			}
-			p, ok := rc.cfg.Products.lookup(li.SKU, int64(li.ProductID), int64(li.VariationID))
+			p, ok := rc.cfg.Products.product(li)
 			if li.meta("course_id", "_course_id") == "" && ok && p.NonCourse {
 				break
 			}

@@ -64,6 +64,7 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(workflows.LateRefundsWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLateRefunds})
 	r.RegisterWorkflowWithOptions(workflows.RevokeWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRevoke})
 	r.RegisterWorkflowWithOptions(workflows.LinesWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLines})
+	r.RegisterWorkflowWithOptions(workflows.RefundedMarkerWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRefundedMarker})
 	type activityRegistry interface {
 		RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
 	}

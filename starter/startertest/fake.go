@@ -27,6 +27,8 @@ type Fake struct {
 	starts  int
 	refunds []contract.RefundRequest
 	retries []contract.RetryRequest
+	// refunded are the remembered refunds (refunded.go), by order number.
+	refunded map[string]contract.RefundedMarker
 }
 
 type fakeOrder struct {
