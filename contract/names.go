@@ -22,6 +22,7 @@ const (
 const (
 	ActivityFulfillLine = "FulfillLine"
 	ActivityRevokeLine  = "RevokeLine"
+	ActivityObserveLine = "ObserveLine"
 )
 
 // Action is what is done to a line: fulfill it or revoke it.
@@ -31,17 +32,23 @@ type Action string
 const (
 	ActionFulfill Action = "fulfill"
 	ActionRevoke  Action = "revoke"
+	// ActionObserve reads, without writing, the learner's state a line's
+	// fulfill may change, before its first write.
+	ActionObserve Action = "observe"
 )
 
 // Activity returns the name of the activity that performs a.
 func (a Action) Activity() string {
-	if a == ActionRevoke {
+	switch a {
+	case ActionRevoke:
 		return ActivityRevokeLine
+	case ActionObserve:
+		return ActivityObserveLine
 	}
 	return ActivityFulfillLine
 }
 
-// Valid reports whether a is a known action.
+// Valid reports whether a is an action a batch of lines can run.
 func (a Action) Valid() bool { return a == ActionFulfill || a == ActionRevoke }
 
 // Names of the order workflow's query, signals and updates. The signals are

@@ -31,6 +31,23 @@ type Request struct {
 	Line        order.Line `json:"line"`
 	// Grant is, on revoke, what the line's fulfill recorded in its Result.
 	Grant map[string]string `json:"grant,omitempty"`
+	// Prior is the learner's LMS state for the line as the module's Observe
+	// found it before the line's first write (nil when the module has no
+	// Observe, or for lines of orders started before observation). On
+	// fulfill the grant is built from it, so it does not depend on which
+	// answer of a retried write arrived; on the revoke of a line that may
+	// have been written without its answer arriving (no Grant), the revoke
+	// restores exactly this state.
+	Prior map[string]string `json:"prior,omitempty"`
+}
+
+// Observer is implemented by modules that write to the LMS: Observe reads,
+// without writing, the learner's state that the line's fulfill may change,
+// and answers it as the Grant of a success (keys of the module's choosing;
+// no personal data) or as a classified failure. The workflow records it
+// before the line's first write.
+type Observer interface {
+	Observe(ctx context.Context, req Request) Result
 }
 
 // Module fulfills and revokes the lines of one product type. Both calls must
