@@ -38,6 +38,9 @@ type LineInput struct {
 	Line        order.Line `json:"line"`
 	// Grant is what the fulfill recorded, for a revoke.
 	Grant map[string]string `json:"grant,omitempty"`
+	// Prior is the learner's state read before the line's first write (see
+	// modules.Request.Prior).
+	Prior map[string]string `json:"prior,omitempty"`
 	// Backoff shapes the delay before the next attempt after a transient
 	// failure; nil leaves it to the workflow's retry policy.
 	Backoff *Backoff `json:"backoff,omitempty"`
@@ -80,6 +83,19 @@ func (a *Activities) FulfillLine(ctx context.Context, in LineInput) (LineOutcome
 	})
 }
 
+// ObserveLine reads, through the line's module and without writing, the
+// learner's state the line's fulfill may change; the workflow records it
+// before the line's first write. A module that does not write to the LMS
+// (no modules.Observer) observes nothing.
+func (a *Activities) ObserveLine(ctx context.Context, in LineInput) (LineOutcome, error) {
+	return a.run(ctx, contract.ActionObserve, in, func(m modules.Module, req modules.Request) modules.Result {
+		if o, ok := m.(modules.Observer); ok {
+			return o.Observe(ctx, req)
+		}
+		return modules.Success(nil)
+	})
+}
+
 // RevokeLine undoes the fulfillment of one order line through its module.
 func (a *Activities) RevokeLine(ctx context.Context, in LineInput) (LineOutcome, error) {
 	return a.run(ctx, contract.ActionRevoke, in, func(m modules.Module, req modules.Request) modules.Result {
@@ -103,7 +119,7 @@ func (a *Activities) run(ctx context.Context, action contract.Action, in LineInp
 		log.Error("line failed", zap.String("error_type", string(out.Result.ErrorType)))
 		return out, failure(out)
 	}
-	res := call(m, modules.Request{OrderNumber: in.OrderNumber, User: in.User, Line: in.Line, Grant: in.Grant})
+	res := call(m, modules.Request{OrderNumber: in.OrderNumber, User: in.User, Line: in.Line, Grant: in.Grant, Prior: in.Prior})
 	out := LineOutcome{Result: res, Attempt: attempt}
 	if res.OK() {
 		log.Info("line done")

@@ -57,6 +57,9 @@ type RevokeLine struct {
 	// nothing to undo.
 	Uncertain bool              `json:"uncertain,omitempty"`
 	Grant     map[string]string `json:"grant,omitempty"`
+	// Prior is the learner's state before the line's first write, when it
+	// was recorded: an uncertain line's revoke restores exactly it.
+	Prior map[string]string `json:"prior,omitempty"`
 }
 
 // Revokes reports whether the line needs a module call at all; a line that

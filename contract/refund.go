@@ -51,12 +51,13 @@ func SelectRefundLines(lines []LineStatus, ids []string) ([]string, error) {
 // PlanRevoke decides how a refunded line is revoked, from the line as the
 // order has it and its status: a fulfilled line with the grant its fulfill
 // recorded; a line that may have been written although it did not succeed
-// (see MayHaveWritten) without a grant, as uncertain; any other line not at
-// all. A line whose earlier revoke failed is planned as it was the first
+// (see MayHaveWritten) without a grant, as uncertain, with the learner's
+// state before its first write when it was recorded (the revoke restores
+// it); any other line not at all. A line whose earlier revoke failed is planned as it was the first
 // time. The order workflow (refunds and operator retries of failed revokes)
 // and the starter (refunds after close) all plan with it.
 func PlanRevoke(line order.Line, st LineStatus) RevokeLine {
-	rl := RevokeLine{Line: line}
+	rl := RevokeLine{Line: line, Prior: st.Prior}
 	succeeded := st.Result != nil && st.Result.OK()
 	switch {
 	case st.State == LineFulfilled || st.State == LineRevokeFailed && succeeded:

@@ -71,6 +71,9 @@ type LineStatus struct {
 	LastError string `json:"last_error,omitempty"`
 	// RefundID names the refund that covers this line, if any.
 	RefundID string `json:"refund_id,omitempty"`
+	// Prior is the learner's LMS state for this line as its module read it
+	// before the line's first write; grants and revokes are built from it.
+	Prior map[string]string `json:"prior,omitempty"`
 }
 
 // RefundLine is one line of one refund.

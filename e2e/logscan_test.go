@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/woocommerce"
@@ -184,7 +185,7 @@ func TestLogsCarryNoPersonalDataNorSecrets(t *testing.T) {
 	numC := name("-C")
 	place(numC, map[string]any{"username": ghostUser, "email": ghostEmail}, line("1", "seat", seat("verified")))
 	st := wait(numC, is(contract.OrderFulfillmentError))
-	require.Equal(t, "UserNotFound", st.Lines[0].Result.ErrorType)
+	require.Equal(t, contract.ErrorType(lms.TypeUserNotFound), st.Lines[0].Result.ErrorType)
 	require.Equal(t, http.StatusAccepted, api(http.MethodPost, "/api/v1/orders/"+numC+"/retry", map[string]any{}, nil))
 	wait(numC, func(st contract.StatusDocument) bool {
 		return st.Status == contract.OrderFulfillmentError && st.Lines[0].Attempts == 2
@@ -194,7 +195,7 @@ func TestLogsCarryNoPersonalDataNorSecrets(t *testing.T) {
 	_, nobodyEmail := learner("", name("nobody")+"@example.net")
 	numD := name("-D")
 	place(numD, map[string]any{"email": nobodyEmail}, line("1", "seat", seat("audit")))
-	require.Equal(t, "UserNotFound", wait(numD, is(contract.OrderFulfillmentError)).Lines[0].Result.ErrorType)
+	require.Equal(t, contract.ErrorType(lms.TypeUserNotFound), wait(numD, is(contract.OrderFulfillmentError)).Lines[0].Result.ErrorType)
 
 	// A WooCommerce order, then its refund.
 	wooUser, wooEmail := learner(name("woo"), name("woo")+"@example.com")

@@ -42,7 +42,7 @@ func (s *Starter) Status(ctx context.Context, number string) (contract.StatusDoc
 func withPendingAttempts(st *contract.StatusDocument, pending []*workflowpb.PendingActivityInfo) {
 	for _, pa := range pending {
 		action, lineID, ok := contract.ParseLineActivityID(pa.GetActivityId())
-		if !ok || action != "fulfill" {
+		if !ok || (action != contract.ActionFulfill && action != contract.ActionObserve) {
 			continue
 		}
 		for i := range st.Lines {

@@ -71,6 +71,7 @@ func Register(r interface {
 	if ar, ok := r.(activityRegistry); ok && acts != nil {
 		ar.RegisterActivityWithOptions(acts.FulfillLine, activity.RegisterOptions{Name: contract.ActivityFulfillLine})
 		ar.RegisterActivityWithOptions(acts.RevokeLine, activity.RegisterOptions{Name: contract.ActivityRevokeLine})
+		ar.RegisterActivityWithOptions(acts.ObserveLine, activity.RegisterOptions{Name: contract.ActivityObserveLine})
 	}
 }
 

@@ -20,7 +20,9 @@ func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
 			l.State = contract.LineFulfilling
 		}
 		w.inFlight[id] = true
-		items = append(items, LineItem{Line: w.orderLine(id)})
+		// A line retried after its first write keeps the state observed
+		// before it.
+		items = append(items, LineItem{Line: w.orderLine(id), Prior: l.Prior})
 	}
 	w.seq++
 	// "~" cannot appear in order numbers or refund ids: no collisions.
@@ -29,7 +31,7 @@ func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { w.active-- }()
-		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, contract.ActionFulfill, prefix, items, lineHooks{
+		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, contract.ActionFulfill, w.versions.observe, prefix, items, lineHooks{
 			queued: func(id string, stop func()) bool {
 				if w.line(id).RefundID != "" {
 					return false
@@ -62,6 +64,11 @@ func (w *orderRun) lineDone(ctx workflow.Context, out LineOutcome) {
 	}
 	delete(w.inFlight, out.ID)
 	delete(w.cancels, out.ID)
+	if out.Prior != nil && l.Prior == nil {
+		// Observed before the line's first write: a refund of a line
+		// stopped mid-way restores it.
+		l.Prior = out.Prior
+	}
 	if out.Result.Status == statusCanceled {
 		if l.RefundID != "" {
 			// Stopped by a refund, which decides the line's state.

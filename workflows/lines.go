@@ -15,6 +15,9 @@ import (
 type LineItem struct {
 	Line  order.Line        `json:"line"`
 	Grant map[string]string `json:"grant,omitempty"`
+	// Prior is the learner's state recorded before the line's first write;
+	// a fulfill of a line that has one does not observe again.
+	Prior map[string]string `json:"prior,omitempty"`
 }
 
 // LinesInput starts a LinesWorkflow: one batch of a large order.
@@ -31,6 +34,9 @@ type LineOutcome struct {
 	ID       string          `json:"id"`
 	Result   contract.Result `json:"result"`
 	Attempts int             `json:"attempts"`
+	// Prior is the learner's state the line's module observed before its
+	// first write (nil when nothing was observed).
+	Prior map[string]string `json:"prior,omitempty"`
 }
 
 // lineHooks lets the caller of runItems follow and steer each line.
@@ -98,7 +104,11 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 			report(done)
 		}
 	})
-	runItems(ctx, opts, in.OrderNumber, in.User, in.Action, "", in.Items, lineHooks{
+	// Batches of orders started before observation have no marker and
+	// do not observe.
+	observe := in.Action == contract.ActionFulfill &&
+		workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1
+	runItems(ctx, opts, in.OrderNumber, in.User, in.Action, observe, "", in.Items, lineHooks{
 		queued: func(id string, stop func()) bool { stops[id] = stop; return true },
 		done: func(o LineOutcome) {
 			if i, ok := pos[o.ID]; ok {
@@ -117,8 +127,12 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 // else as LinesWorkflow children of at most opts.BatchSize lines each, with
 // the parallel cap shared among the children. It returns when every line has
 // its outcome, also when ctx is cancelled.
-func runItems(ctx workflow.Context, opts contract.Options, number string, user order.User, action contract.Action, childPrefix string,
-	items []LineItem, hooks lineHooks) {
+//
+// With observe, a fulfill first records each line's prior state through its
+// module (ActionObserve) unless the item already has one, and hands it to
+// the fulfill and to the line's outcome.
+func runItems(ctx workflow.Context, opts contract.Options, number string, user order.User, action contract.Action, observe bool,
+	childPrefix string, items []LineItem, hooks lineHooks) {
 	// Waiting goes on after a cancel: each line reports how it ended.
 	waitCtx, _ := workflow.NewDisconnectedContext(ctx)
 	wg := workflow.NewWaitGroup(ctx)
@@ -146,17 +160,41 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 				if hooks.started != nil {
 					hooks.started(item.Line.ID)
 				}
-				run := runLineAction(ctx, opts, action, activities.LineInput{
-					OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant, Backoff: backoff(opts),
-				}, func(r contract.Result, attempts int) {
-					if hooks.retrying != nil {
+				in := activities.LineInput{OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant,
+					Prior: item.Prior, Backoff: backoff(opts)}
+				// The line shows retrying from its first transient failure,
+				// in either step (the parent counts that first attempt then,
+				// and the rest with the outcome).
+				shown := false
+				retrying := func(r contract.Result, attempts int) {
+					if hooks.retrying != nil && !shown {
+						shown = true
 						hooks.retrying(item.Line.ID, r, attempts)
 					}
-				})
-				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: run.Attempts}
+				}
+				// Attempts count the fulfill's (or, when the line failed
+				// there, the observation's) module calls.
+				if observe && in.Prior == nil {
+					obs := runLineAction(ctx, opts, contract.ActionObserve, in, retrying)
+					if !obs.Result.OK() {
+						out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts}
+						if obs.Canceled {
+							out = canceled(item.Line.ID)
+							out.Attempts = obs.Attempts
+						}
+						hooks.done(out)
+						return
+					}
+					in.Prior = obs.Result.Grant
+					if in.Prior == nil {
+						in.Prior = map[string]string{}
+					}
+				}
+				run := runLineAction(ctx, opts, action, in, retrying)
+				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: run.Attempts, Prior: in.Prior}
 				if run.Canceled && !run.Result.OK() {
 					out = canceled(item.Line.ID)
-					out.Attempts = run.Attempts
+					out.Attempts, out.Prior = run.Attempts, in.Prior
 				}
 				hooks.done(out)
 			})

@@ -77,6 +77,7 @@ func newEnv(t *testing.T, m modules.Module) *testsuite.TestWorkflowEnvironment {
 	acts := &activities.Activities{Modules: fakeSource{m}}
 	env.RegisterActivityWithOptions(acts.FulfillLine, activity.RegisterOptions{Name: contract.ActivityFulfillLine})
 	env.RegisterActivityWithOptions(acts.RevokeLine, activity.RegisterOptions{Name: contract.ActivityRevokeLine})
+	env.RegisterActivityWithOptions(acts.ObserveLine, activity.RegisterOptions{Name: contract.ActivityObserveLine})
 	return env
 }
 

@@ -27,7 +27,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 		res.Lines[i] = contract.RefundLine{ID: l.Line.ID, State: contract.LineRefundedUnfulfilled}
 		if l.Fulfilled || l.Uncertain {
 			res.Lines[i].State = contract.LineRevoking
-			items = append(items, LineItem{Line: l.Line, Grant: l.Grant})
+			items = append(items, LineItem{Line: l.Line, Grant: l.Grant, Prior: l.Prior})
 		}
 	}
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.RevokeResult, error) { return res, nil }); err != nil {
@@ -36,7 +36,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 	// Batches are named after this workflow, which may be a retry of the
 	// refund with an ID of its own.
 	prefix := in.RevokeWorkflowID()
-	runItems(ctx, opts, in.OrderNumber, in.User, contract.ActionRevoke, prefix, items, lineHooks{done: func(out LineOutcome) {
+	runItems(ctx, opts, in.OrderNumber, in.User, contract.ActionRevoke, false, prefix, items, lineHooks{done: func(out LineOutcome) {
 		i, ok := pos[out.ID]
 		if !ok {
 			return

@@ -23,12 +23,16 @@ const (
 	// changeRefundWorkflowIDs: refund workflows are named
 	// order-<number>~refund-<id> instead of order-<number>-refund-<id>.
 	changeRefundWorkflowIDs = "refund-workflow-ids"
+	// changeObserveBeforeWrite: a line's fulfill is preceded by an
+	// ObserveLine activity that records the learner's prior state.
+	changeObserveBeforeWrite = "observe-before-write"
 )
 
 // orderVersions are the behaviours one run of an order workflow follows.
 type orderVersions struct {
 	refundingState bool
 	tildeRefundIDs bool
+	observe        bool
 }
 
 // readOrderVersions reads the versions once, as the run starts.
@@ -36,6 +40,7 @@ func readOrderVersions(ctx workflow.Context) orderVersions {
 	return orderVersions{
 		refundingState: workflow.GetVersion(ctx, changeRefundingState, workflow.DefaultVersion, 1) == 1,
 		tildeRefundIDs: workflow.GetVersion(ctx, changeRefundWorkflowIDs, workflow.DefaultVersion, 1) == 1,
+		observe:        workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1,
 	}
 }
 
