@@ -96,6 +96,10 @@ func TestPlanRevoke(t *testing.T) {
 		{"legacy timeout", contract.LineStatus{State: contract.LineFailed, Result: legacyTimeout}, false, true},
 		{"permanent failure", contract.LineStatus{State: contract.LineFailed, Result: permanent}, false, false},
 		{"never started", contract.LineStatus{State: contract.LinePending}, false, false},
+		{"awaiting the account", contract.LineStatus{State: contract.LineAwaitingAccount,
+			Result: &contract.Result{Status: contract.StatusFailure, ErrorType: contract.ErrorTypeAwaitingAccount, Grant: grant}}, true, false},
+		{"account never created", contract.LineStatus{State: contract.LineFailed,
+			Result: &contract.Result{Status: contract.StatusFailure, ErrorType: contract.ErrorTypeAccountNeverCreated, Grant: grant}}, true, false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

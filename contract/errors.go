@@ -29,6 +29,14 @@ const (
 	// ErrorTypeBatchFailed: the batch that ran the line reported no outcome
 	// for it.
 	ErrorTypeBatchFailed ErrorType = "BatchFailed"
+	// ErrorTypeAwaitingAccount: a module answer, not a failure of the line:
+	// the learner has no LMS account yet; what could be done was done (the
+	// Grant says what, e.g. a pre-enrollment) and the rest (a paid mode)
+	// waits for the account. The order checks again with backoff.
+	ErrorTypeAwaitingAccount ErrorType = "AwaitingAccount"
+	// ErrorTypeAccountNeverCreated: a line waited for the learner's account
+	// until the refund window ended; it needs an operator.
+	ErrorTypeAccountNeverCreated ErrorType = "AccountNeverCreated"
 )
 
 // Error types recorded by earlier versions for the same conditions; running

@@ -14,6 +14,8 @@ const (
 	DefaultActivityTimeout      = 30 * time.Second
 	DefaultInitialRetryInterval = time.Second
 	DefaultMaxRetryInterval     = 5 * time.Minute
+	DefaultAccountCheckInterval = time.Minute
+	DefaultMaxAccountCheck      = 6 * time.Hour
 )
 
 // MaxBatchSize bounds Options.BatchSize: Temporal allows 2,000 pending
@@ -39,6 +41,11 @@ type Options struct {
 	// InitialRetryInterval and MaxRetryInterval shape the exponential backoff.
 	InitialRetryInterval time.Duration `json:"initial_retry_interval,omitempty"`
 	MaxRetryInterval     time.Duration `json:"max_retry_interval,omitempty"`
+	// AccountCheckInterval and MaxAccountCheck space the checks of a line
+	// waiting for the learner's LMS account (doubling from the one to the
+	// other).
+	AccountCheckInterval time.Duration `json:"account_check_interval,omitempty"`
+	MaxAccountCheck      time.Duration `json:"max_account_check,omitempty"`
 }
 
 // OptionError names the option that is out of range, by its JSON name.
@@ -66,6 +73,8 @@ func (o Options) Validate() error {
 		{"activity_timeout", o.ActivityTimeout < 0 || o.ActivityTimeout > 0 && o.ActivityTimeout < time.Second, "must be at least 1s"},
 		{"initial_retry_interval", o.InitialRetryInterval < 0, "must not be negative"},
 		{"max_retry_interval", o.MaxRetryInterval < 0, "must not be negative"},
+		{"account_check_interval", o.AccountCheckInterval < 0, "must not be negative"},
+		{"max_account_check", o.MaxAccountCheck < 0, "must not be negative"},
 	}
 	for _, c := range checks {
 		if c.bad {
@@ -100,6 +109,15 @@ func (o Options) WithDefaults() Options {
 	}
 	if o.MaxRetryInterval < o.InitialRetryInterval {
 		o.MaxRetryInterval = o.InitialRetryInterval
+	}
+	if o.AccountCheckInterval <= 0 {
+		o.AccountCheckInterval = DefaultAccountCheckInterval
+	}
+	if o.MaxAccountCheck <= 0 {
+		o.MaxAccountCheck = DefaultMaxAccountCheck
+	}
+	if o.MaxAccountCheck < o.AccountCheckInterval {
+		o.MaxAccountCheck = o.AccountCheckInterval
 	}
 	return o
 }

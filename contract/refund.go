@@ -49,8 +49,9 @@ func SelectRefundLines(lines []LineStatus, ids []string) ([]string, error) {
 }
 
 // PlanRevoke decides how a refunded line is revoked, from the line as the
-// order has it and its status: a fulfilled line with the grant its fulfill
-// recorded; a line that may have been written although it did not succeed
+// order has it and its status: a fulfilled line — or one whose result
+// records a grant although it is not fulfilled, like a pre-enrollment
+// waiting for the learner's account — with the grant its fulfill recorded; a line that may have been written although it did not succeed
 // (see MayHaveWritten) without a grant, as uncertain, with the learner's
 // state before its first write when it was recorded (the revoke restores
 // it); any other line not at all. A line whose earlier revoke failed is planned as it was the first
@@ -58,9 +59,12 @@ func SelectRefundLines(lines []LineStatus, ids []string) ([]string, error) {
 // and the starter (refunds after close) all plan with it.
 func PlanRevoke(line order.Line, st LineStatus) RevokeLine {
 	rl := RevokeLine{Line: line, Prior: st.Prior}
-	succeeded := st.Result != nil && st.Result.OK()
+	// A result with a grant records something done, also when the line is
+	// not fulfilled (yet): a pre-enrollment of a line waiting for the
+	// learner's account, say.
+	granted := st.Result != nil && (st.Result.OK() || len(st.Result.Grant) > 0)
 	switch {
-	case st.State == LineFulfilled || st.State == LineRevokeFailed && succeeded:
+	case st.State == LineFulfilled || granted:
 		rl.Fulfilled = true
 		if st.Result != nil {
 			rl.Grant = st.Result.Grant

@@ -36,6 +36,7 @@ const (
 	LinePending             LineState = "pending"
 	LineFulfilling          LineState = "fulfilling"
 	LineRetrying            LineState = "retrying"
+	LineAwaitingAccount     LineState = "awaiting_account"
 	LineFulfilled           LineState = "fulfilled"
 	LineFailed              LineState = "failed"
 	LineRevoking            LineState = "revoking"
@@ -143,7 +144,7 @@ func DeriveOrderState(lines []LineStatus, refunds []RefundStatus) OrderState {
 		return OrderRevocationError
 	case has(LineFailed):
 		return OrderFulfillmentError
-	case has(LinePending, LineFulfilling, LineRetrying):
+	case has(LinePending, LineFulfilling, LineRetrying, LineAwaitingAccount):
 		return OrderFulfilling
 	case has(LineRevoking) || slices.ContainsFunc(refunds, func(r RefundStatus) bool { return r.State == RefundRevoking }):
 		return OrderRefunding

@@ -85,10 +85,54 @@ func (w *orderRun) lineDone(ctx workflow.Context, out LineOutcome) {
 	} else {
 		l.Attempts += out.Attempts
 	}
-	if res.OK() {
+	switch {
+	case res.OK():
 		l.State, l.LastError = contract.LineFulfilled, ""
-	} else {
+	case res.ErrorType == contract.ErrorTypeAwaitingAccount:
+		l.State, l.LastError = contract.LineAwaitingAccount, res.ErrorText()
+		w.awaitAccount(ctx, out.ID)
+	default:
 		l.State, l.LastError = contract.LineFailed, res.ErrorText()
 	}
 	w.publish(ctx)
+}
+
+// awaitAccount checks again, with backoff, a line whose learner has no LMS
+// account yet (the module did what it could, e.g. a pre-enrollment, and the
+// paid mode waits for the account), until it is done, refunded, retried by
+// an operator (a retry checks at once), or the refund window ends: then it
+// fails for an operator with the reason.
+func (w *orderRun) awaitAccount(ctx workflow.Context, id string) {
+	w.awaiting[id]++
+	gen := w.awaiting[id]
+	w.active++
+	workflow.Go(ctx, func(ctx workflow.Context) {
+		defer func() { w.active-- }()
+		still := func() bool {
+			l := w.line(id)
+			return w.awaiting[id] == gen && l.State == contract.LineAwaitingAccount && l.RefundID == ""
+		}
+		wait := w.opts.AccountCheckInterval
+		for still() {
+			left := w.deadline.Sub(workflow.Now(ctx))
+			if left <= 0 {
+				l := w.line(id)
+				res := contract.Result{Status: contract.StatusFailure, ErrorType: contract.ErrorTypeAccountNeverCreated,
+					Message: "the learner created no LMS account before the refund window ended; they are pre-enrolled " +
+						"and get the course's default mode when they register; retry once they have an account, or refund",
+					Grant: l.Result.Grant}
+				l.State, l.Result, l.LastError = contract.LineFailed, &res, res.ErrorText()
+				w.publish(ctx)
+				return
+			}
+			if err := workflow.Sleep(ctx, min(wait, left)); err != nil {
+				return
+			}
+			wait = min(2*wait, w.opts.MaxAccountCheck)
+			if still() && workflow.Now(ctx).Before(w.deadline) {
+				w.fulfill(ctx, []string{id})
+				return
+			}
+		}
+	})
 }

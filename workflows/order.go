@@ -43,6 +43,9 @@ type orderRun struct {
 	cancelled bool
 	// ignored lists the latest signals the order did not act on.
 	ignored []contract.IgnoredRequest
+	// awaiting numbers each wait of a line for its learner's account, so
+	// only the latest wait acts.
+	awaiting map[string]int
 	// late is set in a LateRefundsWorkflow: the order has closed, nothing
 	// is fulfilled, refunds and retries of their revokes are taken.
 	late bool
@@ -72,7 +75,7 @@ func LateRefundsWorkflow(ctx workflow.Context, in contract.LateRefundsInput) (co
 
 func newOrderRun(ctx workflow.Context, in contract.OrderInput) *orderRun {
 	w := &orderRun{in: in, opts: in.Options.WithDefaults(), index: map[string]int{},
-		inFlight: map[string]bool{}, cancels: map[string]workflow.CancelFunc{}}
+		inFlight: map[string]bool{}, cancels: map[string]workflow.CancelFunc{}, awaiting: map[string]int{}}
 	if in.Carry != nil {
 		w.lines = in.Carry.Lines
 		w.refunds = in.Carry.Refunds

@@ -46,7 +46,7 @@ func (w *orderRun) resolveRetry(req contract.RetryRequest) ([]string, error) {
 			return nil, &contract.Rejection{Type: contract.ErrorTypeNothingToRetry,
 				Message: "nothing to retry: line " + id + " was not fulfilled and the order has closed"}
 		}
-		if !l.State.NeedsOperator() {
+		if !l.State.NeedsOperator() && l.State != contract.LineAwaitingAccount {
 			return nil, &contract.Rejection{Type: contract.ErrorTypeNothingToRetry,
 				Message: "nothing to retry: line " + id + " is " + string(l.State) + ", not failed"}
 		}
