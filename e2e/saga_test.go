@@ -143,3 +143,33 @@ func TestCancelledOrderTakesRefundsAndClosesCancelled(t *testing.T) {
 	e := findEnrollment(t, user, sandbox.DemoCourseID)
 	require.True(t, e == nil || !e.IsActive, "refunded learner left enrolled: %+v", e)
 }
+
+// In an order split into batches, a line that fails permanently shows at
+// once — in the order's status and in visibility — while the rest of its
+// batch still runs.
+func TestBatchedLineFailureShowsWhileTheBatchRuns(t *testing.T) {
+	user, number := newUser(t, "batchfail"), newNumber("BFAIL")
+	opts := testOptions
+	opts.BatchSize, opts.MaxParallelLines = 3, 1
+	setFaults(t, map[string]any{"latency_ms": 700})
+	o := order.Order{Number: number, User: order.User{Username: user}, PlacedAt: time.Now()}
+	o.Lines = append(o.Lines, order.Line{ID: "1", ProductType: "seat", CourseID: "course-v1:edX+Gone+2026", Mode: "verified"})
+	for i := 2; i <= 6; i++ {
+		course, _ := newCourse(t)
+		o.Lines = append(o.Lines, order.Line{ID: string(rune('0' + i)), ProductType: "seat", CourseID: course, Mode: "verified"})
+	}
+	start := time.Now()
+	startDirect(t, o, opts)
+	id := contract.OrderWorkflowID(number)
+	visible(t, `OrderStatus="fulfillment_error" AND FailedLines=1`, id)
+	seen := time.Since(start)
+	st := status(t, number)
+	require.Equal(t, contract.LineFailed, st.Lines[0].State)
+	require.Equal(t, contract.ErrorType("CourseNotFound"), st.Lines[0].Result.ErrorType)
+	desc, err := shared.Client.DescribeWorkflowExecution(context.Background(), id+"~fulfill-1~batch-0", "")
+	require.NoError(t, err)
+	require.Equal(t, enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, desc.GetWorkflowExecutionInfo().GetStatus(),
+		"the failure must show while its batch still runs (seen after %s)", seen)
+	t.Logf("first permanent failure visible after %s", seen)
+	require.NoError(t, shared.Client.CancelWorkflow(context.Background(), id, ""))
+}

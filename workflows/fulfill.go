@@ -44,14 +44,24 @@ func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
 				w.publish(ctx)
 			},
 			retrying: func(id string, r contract.Result, attempts int) {
-				l := w.line(id)
-				res := r
-				l.State, l.Result, l.Attempts, l.LastError = contract.LineRetrying, &res, l.Attempts+attempts, r.ErrorText()
-				w.publish(ctx)
+				w.lineRetrying(ctx, LineOutcome{ID: id, Result: r, Attempts: attempts, Retrying: true})
 			},
 			done: func(out LineOutcome) { w.lineDone(ctx, out) },
 		})
 	})
+}
+
+// lineRetrying records that a line's first attempt failed transiently; it
+// goes on retrying. A report that arrives after the line's outcome (from a
+// batch) changes nothing.
+func (w *orderRun) lineRetrying(ctx workflow.Context, out LineOutcome) {
+	l := w.line(out.ID)
+	if l == nil || !w.inFlight[out.ID] || l.State == contract.LineRetrying {
+		return
+	}
+	res := out.Result
+	l.State, l.Result, l.Attempts, l.LastError = contract.LineRetrying, &res, l.Attempts+out.Attempts, res.ErrorText()
+	w.publish(ctx)
 }
 
 // lineDone records the outcome of one line's fulfillment. An outcome can

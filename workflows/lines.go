@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -37,7 +38,17 @@ type LineOutcome struct {
 	// Prior is the learner's state the line's module observed before its
 	// first write (nil when nothing was observed).
 	Prior map[string]string `json:"prior,omitempty"`
+	// Retrying marks a report, while the line still runs, that its first
+	// attempt failed transiently (Result is that failure).
+	Retrying bool `json:"retrying,omitempty"`
 }
+
+// Live reports of a batch to its order: at most reportMax outcomes a
+// signal, at most one signal per reportEvery.
+const (
+	reportMax   = 200
+	reportEvery = time.Second
+)
 
 // lineHooks lets the caller of runItems follow and steer each line.
 type lineHooks struct {
@@ -71,12 +82,42 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	}
 	stops := map[string]func(){}
 	finished, stopped := map[string]bool{}, map[string]bool{}
-	// report hands outcomes of lines the parent asked to stop straight to
-	// it. Best effort: the batch's result carries them too.
+	parent := workflow.GetInfo(ctx).ParentWorkflowExecution
+	// A batch of an order's fulfillment reports each line's first transient
+	// failure and its outcome to the order as they happen, coalesced, so the
+	// order's status and search attributes follow its lines live (batches
+	// of runs from before live reports only hand over stopped lines).
+	live := in.Action == contract.ActionFulfill && parent != nil &&
+		workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1
+	var queued []LineOutcome
+	// report hands outcomes to the order. Best effort: the batch's result
+	// carries every outcome too.
 	report := func(outs []LineOutcome) {
-		if parent := workflow.GetInfo(ctx).ParentWorkflowExecution; len(outs) > 0 && parent != nil {
+		switch {
+		case len(outs) == 0 || parent == nil:
+		case live:
+			queued = append(queued, outs...)
+		default:
 			workflow.SignalExternalWorkflow(ctx, parent.ID, "", contract.SignalLineOutcomes, outs)
 		}
+	}
+	if live {
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			for {
+				if err := workflow.Await(ctx, func() bool { return len(queued) > 0 }); err != nil {
+					return
+				}
+				n := min(len(queued), reportMax)
+				outs := queued[:n:n]
+				queued = queued[n:]
+				if err := workflow.SignalExternalWorkflow(ctx, parent.ID, "", contract.SignalLineOutcomes, outs).Get(ctx, nil); err != nil {
+					workflow.GetLogger(ctx).Warn("line report not delivered; the batch's result carries it", "error", err)
+				}
+				if err := workflow.Sleep(ctx, reportEvery); err != nil {
+					return
+				}
+			}
+		})
 	}
 	cancelCh := workflow.GetSignalChannel(ctx, contract.SignalCancelLines)
 	workflow.Go(ctx, func(ctx workflow.Context) {
@@ -110,11 +151,16 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 		workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1
 	runItems(ctx, opts, in.OrderNumber, in.User, in.Action, observe, "", in.Items, lineHooks{
 		queued: func(id string, stop func()) bool { stops[id] = stop; return true },
+		retrying: func(id string, r contract.Result, attempts int) {
+			if live {
+				report([]LineOutcome{{ID: id, Result: r, Attempts: attempts, Retrying: true}})
+			}
+		},
 		done: func(o LineOutcome) {
 			if i, ok := pos[o.ID]; ok {
 				outcomes[i] = o
 				finished[o.ID] = true
-				if stopped[o.ID] {
+				if live || stopped[o.ID] {
 					report([]LineOutcome{o})
 				}
 			}

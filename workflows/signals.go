@@ -34,7 +34,11 @@ func (w *orderRun) listenSignals(ctx workflow.Context) {
 					continue
 				}
 				for _, o := range outs {
-					w.lineDone(ctx, o)
+					if o.Retrying {
+						w.lineRetrying(ctx, o)
+					} else {
+						w.lineDone(ctx, o)
+					}
 				}
 				continue
 			}

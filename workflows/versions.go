@@ -26,6 +26,9 @@ const (
 	// changeObserveBeforeWrite: a line's fulfill is preceded by an
 	// ObserveLine activity that records the learner's prior state.
 	changeObserveBeforeWrite = "observe-before-write"
+	// changeBatchLiveReports: a batch of an order's fulfillment reports its
+	// lines' retries and outcomes to the order as they happen.
+	changeBatchLiveReports = "batch-live-reports"
 )
 
 // orderVersions are the behaviours one run of an order workflow follows.
