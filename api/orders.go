@@ -96,6 +96,12 @@ func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, fmt.Errorf("no such order: %w", starter.ErrNotFound))
 		return
 	}
+	offset, limit, fields := linesPage(r)
+	if len(fields) > 0 {
+		problem.Write(w, r, &problem.Problem{Type: problem.TypeValidation, Status: http.StatusBadRequest,
+			Detail: "invalid query parameters", Errors: fields})
+		return
+	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	st, err := s.st.Status(ctx, number)
@@ -103,7 +109,7 @@ func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, pageOf(st, offset, limit))
 }
 
 func (s *server) refundOrder(w http.ResponseWriter, r *http.Request) {

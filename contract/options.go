@@ -121,3 +121,12 @@ func (o Options) WithDefaults() Options {
 	}
 	return o
 }
+
+// PayloadLimit is Temporal's default limit on one payload (a workflow's
+// input or result, an activity's, a signal's, a query's answer): a task
+// carrying a larger one fails, again and again.
+const PayloadLimit = 2 << 20
+
+// PayloadBudget is what any payload of ours may take: three quarters of the
+// limit. Tests hold the largest legal order to it.
+const PayloadBudget = PayloadLimit * 3 / 4

@@ -88,6 +88,8 @@ func newOrderRun(ctx workflow.Context, in contract.OrderInput) *orderRun {
 			w.lines = append(w.lines, contract.LineStatus{ID: l.ID, ProductType: l.ProductType, CourseID: l.CourseID, Mode: l.Mode, State: contract.LinePending})
 		}
 	}
+	// A carry (or a late-refunds base) leaves out what the order holds.
+	contract.FillFromOrder(w.lines, in.Order)
 	for i, l := range w.lines {
 		w.index[l.ID] = i
 	}
