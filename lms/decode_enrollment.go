@@ -22,6 +22,37 @@ type Enrollment struct {
 	Created string
 	// Course holds the course details the LMS sent along, if any.
 	Course *Course
+	// Attributes are the enrollment's enrollment_attributes when the answer
+	// carries them. The stock Open edX Enrollment API v1 does not (its
+	// enrollment serializer has created, mode, is_active, course_details
+	// and user), so they are usually empty; an LMS extended to answer them
+	// lets a revoke see which order line last wrote the enrollment.
+	Attributes []Attribute
+}
+
+// AttributeValue returns the value of the attribute namespace:name, "" when
+// the enrollment has none (or the LMS did not answer its attributes).
+func (e *Enrollment) AttributeValue(namespace, name string) string {
+	if e == nil {
+		return ""
+	}
+	for _, a := range e.Attributes {
+		if a.Namespace == namespace && a.Name == name {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+// WrittenFor reports whether the enrollment carries the stamp of this order
+// line (order:order_number and order:line_id, which every write of this
+// client sets and the LMS replaces on each later write): evidence that the
+// last write the LMS recorded was made for it. It is false when the LMS did
+// not answer the attributes.
+func (e *Enrollment) WrittenFor(orderNumber, lineID string) bool {
+	return orderNumber != "" && lineID != "" &&
+		e.AttributeValue(AttributeNamespace, AttributeOrderNumber) == orderNumber &&
+		e.AttributeValue(AttributeNamespace, AttributeLineID) == lineID
 }
 
 // Course is a course run's enrollment details.
@@ -88,6 +119,13 @@ type wireEnrollment struct {
 	User          json.RawMessage `json:"user"`
 	CourseID      json.RawMessage `json:"course_id"` // list endpoint
 	CourseDetails json.RawMessage `json:"course_details"`
+	Attributes    json.RawMessage `json:"enrollment_attributes"`
+}
+
+type wireAttribute struct {
+	Namespace json.RawMessage `json:"namespace"`
+	Name      json.RawMessage `json:"name"`
+	Value     json.RawMessage `json:"value"`
 }
 
 type wireCourse struct {
@@ -149,7 +187,32 @@ func decodeEnrollment(body []byte) (*Enrollment, error) {
 	if e.Mode == "" || e.CourseID == "" {
 		return nil, errors.New("enrollment without mode or course id")
 	}
+	e.Attributes = decodeAttributes(w.Attributes)
 	return e, nil
+}
+
+// decodeAttributes decodes enrollment_attributes leniently: they are
+// evidence at best, so a malformed list or item is dropped, never an error.
+func decodeAttributes(raw json.RawMessage) []Attribute {
+	if !isPresent(raw) {
+		return nil
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		return nil
+	}
+	var attrs []Attribute
+	for _, item := range items {
+		var w wireAttribute
+		if decodeObject(item, &w) != nil {
+			continue
+		}
+		a := Attribute{Namespace: rawString(w.Namespace), Name: rawString(w.Name), Value: rawString(w.Value)}
+		if a.Namespace != "" && a.Name != "" {
+			attrs = append(attrs, a)
+		}
+	}
+	return attrs
 }
 
 // decodeCourse decodes course details (the course endpoint's answer or an

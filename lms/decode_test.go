@@ -25,6 +25,7 @@ func FuzzDecodeResponse(f *testing.F) {
 		{200, "", "null"},
 		{200, "", `{"created":"2026-11-21T10:00:00Z","mode":"verified","is_active":true,"user":"alice","course_details":{"course_id":"course-v1:edX+DemoX+Demo_Course","course_name":"Demo","enrollment_start":null,"enrollment_end":null,"course_start":"2020-01-01T00:00:00Z","course_end":null,"invite_only":false,"pacing_type":"Self Paced","course_modes":[{"slug":"verified","name":"Verified","min_price":49,"currency":"usd","expiration_datetime":null,"sku":"8CF08E5","bulk_sku":null}]}}`},
 		{200, "", `{"mode":"audit","is_active":"false","user":7,"course_details":{"course_id":"x","course_modes":[null,1,{"slug":null}]}}`},
+		{200, "", `{"mode":"audit","is_active":true,"course_id":"x","enrollment_attributes":[{"namespace":"order","name":"line_id","value":[1]},null,{"namespace":1}]}`},
 		{200, "", `{"next":null,"previous":null,"results":[{"created":"x","mode":"audit","is_active":false,"user":"a","course_id":"c"}]}`},
 		{200, "", `{"count":1,"results":[{"uuid":"u","user":"ada","course_uuid":"c","mode":"verified","expired_at":null,"order_number":"1"}]}`},
 		{200, "", `[{"email":"a@b.c","course_id":"c","auto_enroll":true}]`},
@@ -154,4 +155,41 @@ func TestDecodeEnrollment(t *testing.T) {
 	require.True(t, e.Course.HasMode("verified"))
 	require.Equal(t, 49.5, e.Course.Modes[1].MinPrice)
 	require.False(t, e.Course.EnrollmentOpen(time.Now()))
+}
+
+func TestDecodeEnrollmentAttributes(t *testing.T) {
+	// The stock LMS answers no enrollment_attributes: no evidence.
+	e, err := decodeEnrollment([]byte(`{"mode":"verified","is_active":true,"user":"u","course_details":{"course_id":"c"}}`))
+	require.NoError(t, err)
+	require.Empty(t, e.Attributes)
+	require.False(t, e.WrittenFor("EDX-1", "1"))
+
+	// An LMS that answers them: the stamp names the order line of the last write.
+	e, err = decodeEnrollment([]byte(`{"mode":"verified","is_active":true,"user":"u","course_details":{"course_id":"c"},
+		"enrollment_attributes":[{"namespace":"order","name":"order_number","value":"EDX-1"},
+		{"namespace":"order","name":"line_id","value":1},{"namespace":"credit","name":"provider_id","value":"p"},
+		"garbled",{"name":"no-namespace","value":"x"}]}`))
+	require.NoError(t, err)
+	require.Len(t, e.Attributes, 3)
+	require.Equal(t, "p", e.AttributeValue("credit", "provider_id"))
+	require.True(t, e.WrittenFor("EDX-1", "1"))
+	require.False(t, e.WrittenFor("EDX-1", "2"))
+	require.False(t, e.WrittenFor("EDX-2", "1"))
+	require.False(t, e.WrittenFor("", ""))
+
+	// A malformed list is dropped, not an error: the enrollment still decodes.
+	e, err = decodeEnrollment([]byte(`{"mode":"audit","is_active":false,"course_id":"c","enrollment_attributes":{"a":1}}`))
+	require.NoError(t, err)
+	require.Empty(t, e.Attributes)
+	var none *Enrollment
+	require.Empty(t, none.AttributeValue("order", "order_number"))
+}
+
+func TestModeSatisfies(t *testing.T) {
+	require.True(t, ModeSatisfies("verified", "verified"))
+	require.True(t, ModeSatisfies("verified", "audit"), "a free seat never downgrades a paying learner")
+	require.False(t, ModeSatisfies("audit", "verified"))
+	require.False(t, ModeSatisfies("honor", "audit"), "both free: the mode asked for is written")
+	require.True(t, IsFreeMode("honor"))
+	require.False(t, IsFreeMode("verified"))
 }

@@ -30,6 +30,13 @@ const (
 // stamped with, so an enrollment can be traced back to its order line.
 const AttributeNamespace = "order"
 
+// Names of the attributes every enrollment write is stamped with, in
+// AttributeNamespace.
+const (
+	AttributeOrderNumber = "order_number"
+	AttributeLineID      = "line_id"
+)
+
 // EnrollRequest names a learner, a course run and a mode, and the order line
 // on whose behalf the write is made.
 type EnrollRequest struct {
@@ -84,7 +91,9 @@ func outcomeFrom(prior *Enrollment) Outcome {
 	return o
 }
 
-type attribute struct {
+// Attribute is an enrollment attribute (the LMS's CourseEnrollmentAttribute),
+// e.g. order:order_number.
+type Attribute struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Value     string `json:"value"`
@@ -100,16 +109,16 @@ type enrollmentBody struct {
 	Mode          string      `json:"mode,omitempty"`
 	IsActive      bool        `json:"is_active"`
 	CourseDetails courseRef   `json:"course_details"`
-	Attributes    []attribute `json:"enrollment_attributes,omitempty"`
+	Attributes    []Attribute `json:"enrollment_attributes,omitempty"`
 }
 
-func (r EnrollRequest) attributes() []attribute {
-	var attrs []attribute
+func (r EnrollRequest) attributes() []Attribute {
+	var attrs []Attribute
 	if r.OrderNumber != "" {
-		attrs = append(attrs, attribute{AttributeNamespace, "order_number", r.OrderNumber})
+		attrs = append(attrs, Attribute{AttributeNamespace, AttributeOrderNumber, r.OrderNumber})
 	}
 	if r.LineID != "" {
-		attrs = append(attrs, attribute{AttributeNamespace, "line_id", r.LineID})
+		attrs = append(attrs, Attribute{AttributeNamespace, AttributeLineID, r.LineID})
 	}
 	return attrs
 }
@@ -128,6 +137,18 @@ func (r EnrollRequest) check(op string, needMode bool) error {
 
 // freeModes are the modes anyone may enroll in without paying.
 var freeModes = map[string]bool{"audit": true, "honor": true}
+
+// IsFreeMode reports whether anyone may enroll in mode without paying
+// (audit, honor).
+func IsFreeMode(mode string) bool { return freeModes[mode] }
+
+// ModeSatisfies reports whether an active enrollment in mode already
+// satisfies a request for wanted, so that Enroll writes nothing: the same
+// mode, or a paid mode when a free one is asked for (a free seat never
+// downgrades a paying learner).
+func ModeSatisfies(mode, wanted string) bool {
+	return mode == wanted || (freeModes[wanted] && !freeModes[mode])
+}
 
 // Enroll makes the learner actively enrolled in the course run in req.Mode.
 //
@@ -148,7 +169,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (_ Outcome, err 
 		return Outcome{}, err
 	}
 	out := outcomeFrom(prior)
-	if prior != nil && prior.IsActive && (prior.Mode == req.Mode || (freeModes[req.Mode] && !freeModes[prior.Mode])) {
+	if prior != nil && prior.IsActive && ModeSatisfies(prior.Mode, req.Mode) {
 		return out, nil
 	}
 	return c.writeActive(ctx, op, req, prior, out, true)

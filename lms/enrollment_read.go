@@ -136,6 +136,16 @@ func (c *Client) GetCourse(ctx context.Context, courseID string) (*Course, error
 	return course, nil
 }
 
+// Lookup reads, without writing, the learner's enrollment in req's course
+// run the way every enrollment operation does before it writes: by username,
+// or by email when req has no username. It answers nil when there is none.
+func (c *Client) Lookup(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
+	if err := req.check("lookup", false); err != nil {
+		return nil, err
+	}
+	return c.lookup(ctx, req)
+}
+
 // lookup reads the learner's enrollment by username, or by email when the
 // request has no username.
 func (c *Client) lookup(ctx context.Context, req EnrollRequest) (*Enrollment, error) {

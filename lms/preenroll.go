@@ -36,6 +36,16 @@ func (c *Client) ListEnrollmentAllowed(ctx context.Context, email string) (_ []E
 	return list, nil
 }
 
+// HasEnrollmentAllowed reports whether the email has a pre-enrollment in the
+// course run. It only reads.
+func (c *Client) HasEnrollmentAllowed(ctx context.Context, email, courseID string) (bool, error) {
+	list, err := c.ListEnrollmentAllowed(ctx, email)
+	if err != nil {
+		return false, err
+	}
+	return allowedFor(list, courseID), nil
+}
+
 func allowedFor(list []EnrollmentAllowed, courseID string) bool {
 	for _, a := range list {
 		if a.CourseID == courseID {

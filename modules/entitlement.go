@@ -25,12 +25,43 @@ func init() {
 // UUID, so the line needs course_uuid. The entitlement carries the order
 // number, which makes the fulfill idempotent and lets a revoke without a
 // recorded grant find it.
+//
+// Observe records the learner's active entitlements to the course before
+// the line's first write; an entitlement of this order that is not among
+// them is the order's own, also when the fulfill's retry finds it because
+// the answer to its create was lost.
 type Entitlement struct {
 	lms entitlementAPI
 	log *zap.Logger
 }
 
-// Fulfill creates (or finds) the learner's entitlement for this order.
+// ActionEntitlementRevoked is the action of an entitlement revoke that
+// expired at least one entitlement.
+const ActionEntitlementRevoked = "entitlement_revoked"
+
+// Observe reads, without writing, the learner's active entitlements to the
+// line's course.
+func (e *Entitlement) Observe(ctx context.Context, req Request) Result {
+	if r, ok := checkEntitlementLine(req); !ok {
+		return r
+	}
+	found, err := e.lms.FindEntitlements(ctx, req.User.Username, req.Line.CourseUUID)
+	if err != nil {
+		return ResultFromError(err)
+	}
+	var active []string
+	for _, ent := range found {
+		if ent.Active() {
+			active = append(active, ent.UUID)
+		}
+	}
+	e.log.Info("entitlement observed", e.fields(req, zap.Int("prior_active_entitlements", len(active)))...)
+	return Success(map[string]string{PriorEntitlements: joinUUIDs(active)})
+}
+
+// Fulfill creates (or finds) the learner's entitlement for this order. With
+// req.Prior, "created" says whether the entitlement is new since the
+// observation, not whether this very call made it.
 func (e *Entitlement) Fulfill(ctx context.Context, req Request) Result {
 	if r, ok := checkEntitlementLine(req); !ok {
 		return r
@@ -40,19 +71,34 @@ func (e *Entitlement) Fulfill(ctx context.Context, req Request) Result {
 	if err != nil {
 		return ResultFromError(err)
 	}
-	e.log.Info("entitlement fulfilled", zap.String("order", req.OrderNumber), zap.String("line", req.Line.ID),
-		zap.String("course_uuid", req.Line.CourseUUID), zap.String("entitlement_uuid", out.Entitlement.UUID),
-		zap.Bool("created", out.Created))
-	return Success(map[string]string{GrantEntitlementUUID: out.Entitlement.UUID, "created": strconv.FormatBool(out.Created)})
+	g := map[string]string{GrantEntitlementUUID: out.Entitlement.UUID, GrantCreated: strconv.FormatBool(out.Created)}
+	if prior, ok := req.Prior[PriorEntitlements]; ok {
+		g[GrantCreated] = strconv.FormatBool(!listedUUID(prior, out.Entitlement.UUID))
+		g[PriorEntitlements] = prior
+	}
+	e.log.Info("entitlement fulfilled", e.fields(req, zap.String("entitlement_uuid", out.Entitlement.UUID),
+		zap.String("created", g[GrantCreated]), zap.Bool("created_by_this_call", out.Created))...)
+	return Success(g)
 }
 
-// Revoke revokes the entitlement recorded in req.Grant, or, without one, the
-// learner's active entitlements to the course made for this order.
+// Revoke revokes what the line's fulfill made:
+//
+//   - with a grant: the entitlement it records — unless the grant was made
+//     from an observation and says the entitlement existed before the order;
+//   - with the observation alone (the fulfill's answer never recorded): the
+//     learner's active entitlements to the course made for this order that
+//     were not there before it;
+//   - with neither: the learner's active entitlements to the course made for
+//     this order (each carries its order number).
 func (e *Entitlement) Revoke(ctx context.Context, req Request) Result {
-	uuids := []string{}
-	if u := req.Grant[GrantEntitlementUUID]; u != "" {
-		uuids = append(uuids, u)
-	} else {
+	var uuids []string
+	_, fromObservation := req.Grant[PriorEntitlements]
+	switch {
+	case fromObservation && req.Grant[GrantCreated] == "false":
+		// The entitlement was the learner's before the order.
+	case req.Grant[GrantEntitlementUUID] != "":
+		uuids = append(uuids, req.Grant[GrantEntitlementUUID])
+	default:
 		if r, ok := checkEntitlementLine(req); !ok {
 			return r
 		}
@@ -60,8 +106,9 @@ func (e *Entitlement) Revoke(ctx context.Context, req Request) Result {
 		if err != nil {
 			return ResultFromError(err)
 		}
+		prior, observedPrior := req.Prior[PriorEntitlements]
 		for _, ent := range found {
-			if ent.Active() && ent.OrderNumber == req.OrderNumber {
+			if ent.Active() && ent.OrderNumber == req.OrderNumber && !(observedPrior && listedUUID(prior, ent.UUID)) {
 				uuids = append(uuids, ent.UUID)
 			}
 		}
@@ -76,9 +123,17 @@ func (e *Entitlement) Revoke(ctx context.Context, req Request) Result {
 			revoked++
 		}
 	}
-	e.log.Info("entitlement revoked", zap.String("order", req.OrderNumber), zap.String("line", req.Line.ID),
-		zap.Int("revoked", revoked))
-	return Success(map[string]string{"revoked": strconv.Itoa(revoked)})
+	action := lms.ActionNone
+	if revoked > 0 {
+		action = ActionEntitlementRevoked
+	}
+	e.log.Info("entitlement revoked", e.fields(req, zap.Int("revoked", revoked))...)
+	return Success(map[string]string{"revoked": strconv.Itoa(revoked), GrantAction: action})
+}
+
+func (e *Entitlement) fields(req Request, more ...zap.Field) []zap.Field {
+	return append([]zap.Field{zap.String("order", req.OrderNumber), zap.String("line", req.Line.ID),
+		zap.String("course_uuid", req.Line.CourseUUID)}, more...)
 }
 
 func checkEntitlementLine(req Request) (Result, bool) {

@@ -26,6 +26,9 @@ const (
 	// GrantEntitlementUUID is the entitlement an entitlement fulfill made
 	// or found.
 	GrantEntitlementUUID = "entitlement_uuid"
+	// GrantCreated is "true" when the entitlement was made for the order
+	// ("false": it existed before, see Entitlement.Fulfill).
+	GrantCreated = "created"
 )
 
 // ErrorTypeInvalidLine marks a line a module cannot act on (missing course,
@@ -37,6 +40,9 @@ const ErrorTypeInternal contract.ErrorType = "InternalError"
 
 // enrollmentAPI is the part of *lms.Client the enrollment modules use.
 type enrollmentAPI interface {
+	Lookup(ctx context.Context, req lms.EnrollRequest) (*lms.Enrollment, error)
+	HasEnrollmentAllowed(ctx context.Context, email, courseID string) (bool, error)
+	PreEnrollByEmail() bool
 	Enroll(ctx context.Context, req lms.EnrollRequest) (lms.Outcome, error)
 	ChangeMode(ctx context.Context, req lms.EnrollRequest) (lms.Outcome, error)
 	Unenroll(ctx context.Context, req lms.EnrollRequest) (lms.Outcome, error)

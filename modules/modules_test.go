@@ -2,7 +2,9 @@ package modules_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -30,9 +32,25 @@ type world struct {
 
 func newWorld(t *testing.T, preEnroll bool) *world {
 	t.Helper()
+	return buildWorld(t, preEnroll, func(sb *sandbox.LMS) http.Handler { return sb.Handler() })
+}
+
+// newWorldAnsweringAttributes is a world whose LMS answers each enrollment's
+// enrollment_attributes when it is read. The stock Open edX Enrollment API
+// does not (its serializer has created, mode, is_active, course_details and
+// user), and neither does the sandbox, which is faithful to it; this is an
+// LMS extended to answer them, so that the revoke's use of that evidence can
+// be seen.
+func newWorldAnsweringAttributes(t *testing.T) *world {
+	t.Helper()
+	return buildWorld(t, false, answeringAttributes)
+}
+
+func buildWorld(t *testing.T, preEnroll bool, handler func(*sandbox.LMS) http.Handler) *world {
+	t.Helper()
 	sb, err := sandbox.New(sandbox.Options{})
 	require.NoError(t, err)
-	srv := httptest.NewServer(sb.Handler())
+	srv := httptest.NewServer(handler(sb))
 	t.Cleanup(func() {
 		srv.Close()
 		require.NoError(t, sb.Close())
@@ -65,6 +83,36 @@ func (w *world) writes(user, course string) int {
 		return 0
 	}
 	return s.Enrollments[0].Writes
+}
+
+// answeringAttributes serves the sandbox and adds to every answer of the
+// enrollment read (GET /api/enrollment/v1/enrollment/{user},{course}) the
+// enrollment's attributes, as the sandbox stores them.
+func answeringAttributes(sb *sandbox.LMS) http.Handler {
+	h := sb.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, ok := strings.CutPrefix(r.URL.Path, "/api/enrollment/v1/enrollment/")
+		if r.Method != http.MethodGet || !ok {
+			h.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		body := rec.Body.Bytes()
+		var e map[string]any
+		user, course, _ := strings.Cut(key, ",")
+		if rec.Code == http.StatusOK && json.Unmarshal(body, &e) == nil && e != nil {
+			if found := sb.Snapshot(user, course).Enrollments; len(found) == 1 {
+				e["enrollment_attributes"] = found[0].Attributes
+				body, _ = json.Marshal(e)
+			}
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(body)
+	})
 }
 
 func line(productType, course, mode string) order.Line {
@@ -142,10 +190,15 @@ func TestSeatRevokeRestoresPriorMode(t *testing.T) {
 	require.Equal(t, "audit", e.Mode)
 }
 
+// A line of an order from before observation, refunded while its fulfill's
+// answer was never recorded (no grant, no observation): only an enrollment
+// carrying this order line's stamp is unenrolled, and only from the line's
+// mode. (This test used to unenroll an enrollment the order had not made —
+// the learner's access from elsewhere — which was the bug.)
 func TestSeatRevokeWithoutGrantUnenrollsOnlyThatMode(t *testing.T) {
-	w := newWorld(t, false)
+	w := newWorldAnsweringAttributes(t)
 	seat := w.module("seat")
-	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "verified"})
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "verified", OrderNumber: "EDX-42", LineID: "L1"})
 	require.NoError(t, err)
 	requireOK(t, seat.Revoke(ctx, request("ada", line("seat", demo, "audit"))))
 	require.True(t, w.enrollment("ada", demo).IsActive, "mode mismatch: the learner is in another mode")
