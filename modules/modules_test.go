@@ -129,6 +129,16 @@ func requireOK(t *testing.T, r modules.Result) modules.Result {
 	return r
 }
 
+// requireAwaiting checks a line is waiting for the learner's account, with
+// what was done so far in its grant.
+func requireAwaiting(t *testing.T, r modules.Result) modules.Result {
+	t.Helper()
+	require.Equal(t, contract.ErrorTypeAwaitingAccount, r.ErrorType, "result: %+v", r)
+	require.False(t, r.Retryable)
+	require.NotEmpty(t, r.Grant)
+	return r
+}
+
 func TestSeatFulfillAndRevoke(t *testing.T) {
 	w := newWorld(t, false)
 	seat := w.module("seat")
@@ -213,13 +223,17 @@ func TestSeatPreEnrollsByEmail(t *testing.T) {
 	w := newWorld(t, true)
 	seat := w.module("seat")
 	req := modules.Request{OrderNumber: "EDX-43", User: order.User{Email: "newcomer@example.com"}, Line: line("seat", demo, "verified")}
-	r := requireOK(t, seat.Fulfill(ctx, req))
+	r := requireAwaiting(t, seat.Fulfill(ctx, req))
 	require.Equal(t, "true", r.Grant[modules.GrantPreEnrolled])
 	require.Len(t, w.sb.Snapshot("newcomer@example.com", demo).Allowed, 1)
 
-	// The learner registers (and is auto-enrolled) before the refund.
+	// The learner registers (and is auto-enrolled in the default mode):
+	// fulfilled again, the line ends in the paid mode bought.
 	require.NoError(t, w.sb.AddUser(sandbox.User{Username: "newcomer", Email: "newcomer@example.com"}))
 	require.True(t, w.enrollment("newcomer", demo).IsActive)
+	require.Equal(t, "audit", w.enrollment("newcomer", demo).Mode)
+	requireOK(t, seat.Fulfill(ctx, req))
+	require.Equal(t, "verified", w.enrollment("newcomer", demo).Mode)
 
 	req.Grant = r.Grant
 	rev := requireOK(t, seat.Revoke(ctx, req))

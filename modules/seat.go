@@ -1,6 +1,7 @@
 package modules
 
 import (
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/order"
 
 	"context"
@@ -84,6 +85,16 @@ func (s *Seat) Fulfill(ctx context.Context, req Request) Result {
 	g := priorGrant(out)
 	if len(req.Prior) > 0 {
 		g = seatGrant(req.Prior, out, req.Line.Mode)
+	}
+	if out.PreEnrolled && !lms.IsFreeMode(req.Line.Mode) {
+		// Registering gives the learner the course's default mode, not
+		// the paid one they bought: the line waits for their account and
+		// is fulfilled again once it exists (the order checks with
+		// backoff). The grant says what is done so far.
+		s.log.Info("seat pre-enrolled, waiting for the learner's account", lineFields(req, zap.String("mode", req.Line.Mode))...)
+		return Result{Status: StatusFailure, ErrorType: contract.ErrorTypeAwaitingAccount, Grant: g,
+			Message: "the learner has no LMS account yet: pre-enrolled by email; the " + req.Line.Mode +
+				" seat is completed once their account exists"}
 	}
 	s.log.Info("seat fulfilled", lineFields(req, zap.String("mode", req.Line.Mode), zap.String("action", g[GrantAction]),
 		zap.String("call_action", out.Action))...)
