@@ -127,39 +127,3 @@ func historyLength(t *testing.T, workflowID string) (events, maxPending int) {
 	return events, maxPending
 }
 
-func TestTenThousandLineOrderCompletesWithinHistoryLimits(t *testing.T) {
-	if testing.Short() {
-		t.Skip("the 10,000-line order takes a minute or more; run without -short")
-	}
-	const lines = 10000
-	number := newNumber("BIG")
-	o := order.Order{Number: number, User: order.User{Username: "ada"}, PlacedAt: time.Now()}
-	for i := range lines {
-		o.Lines = append(o.Lines, order.Line{ID: fmt.Sprint(i + 1), ProductType: order.ProductDonation})
-	}
-	opts := testOptions
-	opts.MaxParallelLines = 100
-	started := time.Now()
-	startDirect(t, o, opts)
-	// Support can read the status while the big order runs.
-	time.Sleep(2 * time.Second)
-	_, err := shared.Client.QueryWorkflow(context.Background(), contract.OrderWorkflowID(number), "", contract.QueryStatus)
-	require.NoError(t, err)
-	st := waitStatus(t, number, contract.OrderFulfilled, 10*time.Minute)
-	t.Logf("10,000 lines fulfilled in %s", time.Since(started))
-	require.Len(t, st.Lines, lines)
-	for _, l := range st.Lines {
-		require.Equal(t, contract.LineFulfilled, l.State)
-	}
-	events, pending := historyLength(t, contract.OrderWorkflowID(number))
-	t.Logf("parent: %d events, at most %d pending children", events, pending)
-	require.Less(t, events, 10240)
-	require.LessOrEqual(t, pending, 2000)
-	batches := lines / contract.DefaultBatchSize
-	for b := range batches {
-		id := fmt.Sprintf("%s~fulfill-1~batch-%d", contract.OrderWorkflowID(number), b)
-		events, pending := historyLength(t, id)
-		require.Less(t, events, 10240, id)
-		require.LessOrEqual(t, pending, contract.DefaultBatchSize, id)
-	}
-}

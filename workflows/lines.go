@@ -218,8 +218,9 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 						hooks.retrying(item.Line.ID, r, attempts)
 					}
 				}
-				// Attempts count the fulfill's (or, when the line failed
-				// there, the observation's) module calls.
+				// Attempts count the tries it took: the observation's
+				// failed attempts and the fulfill's attempts.
+				failedReads := 0
 				if observe && in.Prior == nil {
 					obs := runLineAction(ctx, opts, contract.ActionObserve, in, retrying)
 					if !obs.Result.OK() {
@@ -231,16 +232,17 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 						hooks.done(out)
 						return
 					}
+					failedReads = obs.Attempts - 1
 					in.Prior = obs.Result.Grant
 					if in.Prior == nil {
 						in.Prior = map[string]string{}
 					}
 				}
 				run := runLineAction(ctx, opts, action, in, retrying)
-				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: run.Attempts, Prior: in.Prior}
+				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior}
 				if run.Canceled && !run.Result.OK() {
 					out = canceled(item.Line.ID)
-					out.Attempts, out.Prior = run.Attempts, in.Prior
+					out.Attempts, out.Prior = failedReads+run.Attempts, in.Prior
 				}
 				hooks.done(out)
 			})
