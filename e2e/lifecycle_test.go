@@ -126,4 +126,3 @@ func historyLength(t *testing.T, workflowID string) (events, maxPending int) {
 	}
 	return events, maxPending
 }
-
