@@ -64,6 +64,7 @@ func TestLateRefundsOfOneLineAtOnceRunOnce(t *testing.T) {
 	e := enrollment(t, user, sandbox.DemoCourseID)
 	require.False(t, e.IsActive)
 	require.Equal(t, 2, e.Writes, "one enrollment, one unenrollment")
+	recordHistory(t, contract.LateRefundsWorkflowID(number), "late_refunds_at_once")
 }
 
 // Refund workflow IDs cannot collide: order X refunded as "refund-1" and
@@ -142,6 +143,7 @@ func TestCancelledOrderTakesRefundsAndClosesCancelled(t *testing.T) {
 	require.Equal(t, contract.SignalRetry, st.IgnoredRequests[0].Signal)
 	e := findEnrollment(t, user, sandbox.DemoCourseID)
 	require.True(t, e == nil || !e.IsActive, "refunded learner left enrolled: %+v", e)
+	recordHistory(t, id, "order_cancelled_then_refund_signal")
 }
 
 // In an order split into batches, a line that fails permanently shows at
@@ -172,4 +174,60 @@ func TestBatchedLineFailureShowsWhileTheBatchRuns(t *testing.T) {
 		"the failure must show while its batch still runs (seen after %s)", seen)
 	t.Logf("first permanent failure visible after %s", seen)
 	require.NoError(t, shared.Client.CancelWorkflow(context.Background(), id, ""))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	require.Error(t, shared.Client.GetWorkflow(ctx, id, "").Get(ctx, nil), "closes as cancelled")
+	recordHistory(t, id, "order_batched_live_failure_cancelled")
+	recordHistory(t, id+"~fulfill-1~batch-0", "lines_batch_live_reports")
+}
+
+// A learner enrolled through another order buys the same seat while the LMS
+// is down, and that duplicate is refunded while it retries: their access
+// from the other order stays. (A transient failure "may have written", and
+// the revoke used to unenroll them without looking whose enrollment it
+// was.)
+func TestRefundOfADuplicateDuringAnOutageKeepsAccessFromElsewhere(t *testing.T) {
+	user, first, o := newLearnerOrder(t, "dup", "DUP")
+	placeOrder(t, o)
+	waitStatus(t, first, contract.OrderFulfilled, 10*time.Second)
+	writes := enrollment(t, user, sandbox.DemoCourseID).Writes
+
+	second := newNumber("DUP")
+	o["number"] = second
+	setFaults(t, map[string]any{"outage_seconds": 4})
+	placeOrder(t, o)
+	require.Eventually(t, func() bool { return status(t, second).Lines[0].State == contract.LineRetrying },
+		10*time.Second, 50*time.Millisecond)
+	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+second+"/refunds",
+		map[string]any{"refund_id": "R-1"}, nil))
+	st := waitRefunded(t, second, 30*time.Second)
+	require.Equal(t, contract.LineRefundedUnfulfilled, st.Lines[0].State, "the duplicate wrote nothing")
+	e := enrollment(t, user, sandbox.DemoCourseID)
+	require.True(t, e.IsActive, "access from the other order was taken away")
+	require.Equal(t, "verified", e.Mode)
+	require.Equal(t, writes, e.Writes, "nothing written for the duplicate")
+}
+
+// After an order closed, a refund whose revoke fails permanently reads
+// revocation_error — in the API and in visibility — and an operator's retry
+// through the API runs it again. (Retry was refused on closed orders, and
+// refunds after close had no status search attribute.)
+func TestRevokeFailureAfterCloseIsFoundAndRetried(t *testing.T) {
+	user, number := closedOrder(t, "LREV")
+	setFaults(t, map[string]any{"error_rate": 1.0, "error_status": 403})
+	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
+		map[string]any{"refund_id": "R-1"}, nil))
+	st := waitStatus(t, number, contract.OrderRevocationError, 20*time.Second)
+	require.Equal(t, contract.LineRevokeFailed, st.Lines[0].State)
+	require.True(t, st.Closed)
+	visible(t, `OrderStatus="revocation_error"`, contract.LateRefundsWorkflowID(number))
+	require.True(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
+
+	sandboxPost(t, "/sandbox/faults", map[string]any{})
+	require.Equal(t, http.StatusAccepted, call(t, http.MethodPost, "/api/v1/orders/"+number+"/retry", map[string]any{}, nil))
+	st = waitStatus(t, number, contract.OrderRefunded, 20*time.Second)
+	require.Equal(t, contract.LineRevoked, st.Lines[0].State)
+	require.False(t, enrollment(t, user, sandbox.DemoCourseID).IsActive)
+	visible(t, `OrderStatus="refunded"`, contract.LateRefundsWorkflowID(number))
+	recordHistory(t, contract.LateRefundsWorkflowID(number), "late_refunds_revoke_retried")
 }
