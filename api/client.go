@@ -45,8 +45,8 @@ func (c *Client) CreateOrder(ctx context.Context, o order.Order) (Created, error
 }
 
 // Status returns an order's status document.
-func (c *Client) Status(ctx context.Context, number string) (contract.StatusDocument, error) {
-	var out contract.StatusDocument
+func (c *Client) Status(ctx context.Context, number string) (OrderStatus, error) {
+	var out OrderStatus
 	_, err := c.do(ctx, http.MethodGet, "/api/v1/orders/"+url.PathEscape(number), nil, &out)
 	return out, err
 }

@@ -161,14 +161,19 @@ func DeriveOrderState(lines []LineStatus, refunds []RefundStatus) OrderState {
 	return OrderRefunded
 }
 
-// RefundStateOf is the state of a refund whose revokes ended with lines.
+// RefundStateOf is the state of a refund whose lines are in these states:
+// revoking while any line is, then revocation_error if one failed.
 func RefundStateOf(lines []RefundLine) RefundState {
+	state := RefundCompleted
 	for _, l := range lines {
-		if l.State == LineRevokeFailed {
-			return RefundRevocationError
+		switch l.State {
+		case LineRevoking:
+			return RefundRevoking
+		case LineRevokeFailed:
+			state = RefundRevocationError
 		}
 	}
-	return RefundCompleted
+	return state
 }
 
 // Valid reports whether s is one of OrderStates.

@@ -90,8 +90,17 @@ func (s *Starter) closed(ctx context.Context, number string, info *workflowpb.Wo
 	return c, err
 }
 
-// lateInput is the input of a new LateRefundsWorkflow for a closed order.
+// lateInput is the input of a new LateRefundsWorkflow for a closed order. A
+// refund an earlier version started after close and that still revokes
+// would not be followed by the new workflow: until it has ended, the
+// request is refused as "try again".
 func (s *Starter) lateInput(ctx context.Context, number string, c closedOrder) (contract.LateRefundsInput, error) {
+	for _, r := range c.doc.Refunds {
+		if r.State == contract.RefundRevoking {
+			return contract.LateRefundsInput{}, wrap(ErrUnavailable, "late refunds of order "+number,
+				fmt.Errorf("refund %s of order %s is still being revoked; try again when it has ended", r.RefundID, number))
+		}
+	}
 	in, err := s.input(ctx, contract.OrderWorkflowID(number), c.firstRunID)
 	if err != nil {
 		return contract.LateRefundsInput{}, err

@@ -82,7 +82,14 @@ func (s *Starter) result(ctx context.Context, id, runID string) (contract.Status
 	var st contract.StatusDocument
 	err := s.c.GetWorkflow(ctx, id, runID).Get(ctx, &st)
 	var cancelled *temporal.CanceledError
-	if errors.As(err, &cancelled) && cancelled.HasDetails() {
+	if errors.As(err, &cancelled) {
+		if !cancelled.HasDetails() {
+			// Cancelled under an earlier version, which closed without its
+			// document: the query replays the run to where it ended.
+			st, err = s.query(ctx, id, runID)
+			st.Closed, st.Cancelled = true, true
+			return st, err
+		}
 		if derr := cancelled.Details(&st); derr != nil {
 			return st, fmt.Errorf("decode the final status of %s: %w", id, derr)
 		}

@@ -28,6 +28,10 @@ type LinesInput struct {
 	Action      contract.Action  `json:"action"`
 	Items       []LineItem       `json:"items"`
 	Options     contract.Options `json:"options"`
+	// Run tags the outcomes the batch reports (see runSpec.run).
+	Run int `json:"run,omitempty"`
+	// LiveReports asks the batch to report its lines as they go.
+	LiveReports bool `json:"live_reports,omitempty"`
 }
 
 // LineOutcome is what a LinesWorkflow reports for one line.
@@ -41,6 +45,9 @@ type LineOutcome struct {
 	// Retrying marks a report, while the line still runs, that its first
 	// attempt failed transiently (Result is that failure).
 	Retrying bool `json:"retrying,omitempty"`
+	// Run is the order's run of the line this outcome belongs to (0 from
+	// batches of earlier versions).
+	Run int `json:"run,omitempty"`
 }
 
 // Live reports of a batch to its order: at most reportMax outcomes a
@@ -49,6 +56,22 @@ const (
 	reportMax   = 200
 	reportEvery = time.Second
 )
+
+// runSpec says what runItems does to its lines.
+type runSpec struct {
+	action contract.Action
+	// observe: a fulfill first records each line's prior state through its
+	// module (ActionObserve) unless the item already has one, and hands it
+	// to the fulfill and to the line's outcome.
+	observe bool
+	// live: batches report each line's retry and outcome as they happen.
+	live bool
+	// run tags every outcome, so the order tells a stale one (an earlier
+	// run of the line, from a batch that ended late) from the current.
+	run int
+	// childPrefix names the batch children.
+	childPrefix string
+}
 
 // lineHooks lets the caller of runItems follow and steer each line.
 type lineHooks struct {
@@ -78,7 +101,7 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	for i, item := range in.Items {
 		pos[item.Line.ID] = i
 		outcomes[i] = LineOutcome{ID: item.Line.ID, Result: contract.Result{Status: contract.StatusFailure,
-			ErrorType: contract.ErrorTypeLineCanceled, Message: "the batch was cancelled before this line ran"}}
+			ErrorType: contract.ErrorTypeLineCanceled, Message: "the batch was cancelled before this line ran"}, Run: in.Run}
 	}
 	stops := map[string]func(){}
 	finished, stopped := map[string]bool{}, map[string]bool{}
@@ -87,7 +110,7 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	// failure and its outcome to the order as they happen, coalesced, so the
 	// order's status and search attributes follow its lines live (batches
 	// of runs from before live reports only hand over stopped lines).
-	live := in.Action == contract.ActionFulfill && parent != nil &&
+	live := in.Action == contract.ActionFulfill && parent != nil && in.LiveReports &&
 		workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1
 	var queued []LineOutcome
 	// report hands outcomes to the order. Best effort: the batch's result
@@ -149,11 +172,11 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	// do not observe.
 	observe := in.Action == contract.ActionFulfill &&
 		workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1
-	runItems(ctx, opts, in.OrderNumber, in.User, in.Action, observe, "", in.Items, lineHooks{
+	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: in.Action, observe: observe, run: in.Run}, in.Items, lineHooks{
 		queued: func(id string, stop func()) bool { stops[id] = stop; return true },
 		retrying: func(id string, r contract.Result, attempts int) {
 			if live {
-				report([]LineOutcome{{ID: id, Result: r, Attempts: attempts, Retrying: true}})
+				report([]LineOutcome{{ID: id, Result: r, Attempts: attempts, Retrying: true, Run: in.Run}})
 			}
 		},
 		done: func(o LineOutcome) {
@@ -173,17 +196,14 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 // else as LinesWorkflow children of at most opts.BatchSize lines each, with
 // the parallel cap shared among the children. It returns when every line has
 // its outcome, also when ctx is cancelled.
-//
-// With observe, a fulfill first records each line's prior state through its
-// module (ActionObserve) unless the item already has one, and hands it to
-// the fulfill and to the line's outcome.
-func runItems(ctx workflow.Context, opts contract.Options, number string, user order.User, action contract.Action, observe bool,
-	childPrefix string, items []LineItem, hooks lineHooks) {
+func runItems(ctx workflow.Context, opts contract.Options, number string, user order.User, spec runSpec,
+	items []LineItem, hooks lineHooks) {
+	action, observe, childPrefix := spec.action, spec.observe, spec.childPrefix
 	// Waiting goes on after a cancel: each line reports how it ended.
 	waitCtx, _ := workflow.NewDisconnectedContext(ctx)
 	wg := workflow.NewWaitGroup(ctx)
 	canceled := func(id string) LineOutcome {
-		return LineOutcome{ID: id, Result: contract.Result{Status: statusCanceled}}
+		return LineOutcome{ID: id, Result: contract.Result{Status: statusCanceled}, Run: spec.run}
 	}
 	if len(items) <= opts.BatchSize {
 		sem := workflow.NewSemaphore(ctx, int64(opts.MaxParallelLines))
@@ -224,7 +244,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 				if observe && in.Prior == nil {
 					obs := runLineAction(ctx, opts, contract.ActionObserve, in, retrying)
 					if !obs.Result.OK() {
-						out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts}
+						out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts, Run: spec.run}
 						if obs.Canceled {
 							out = canceled(item.Line.ID)
 							out.Attempts = obs.Attempts
@@ -239,7 +259,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 					}
 				}
 				run := runLineAction(ctx, opts, action, in, retrying)
-				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior}
+				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior, Run: spec.run}
 				if run.Canceled && !run.Result.OK() {
 					out = canceled(item.Line.ID)
 					out.Attempts, out.Prior = failedReads+run.Attempts, in.Prior
@@ -284,7 +304,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 			if err := childSem.Acquire(ctx, 1); err != nil {
 				for _, it := range run {
 					hooks.done(LineOutcome{ID: it.Line.ID, Result: contract.Result{Status: contract.StatusFailure,
-						ErrorType: contract.ErrorTypeLineCanceled, Message: "the order was cancelled before this line ran"}})
+						ErrorType: contract.ErrorTypeLineCanceled, Message: "the order was cancelled before this line ran"}, Run: spec.run})
 				}
 				return
 			}
@@ -296,6 +316,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 			var outs []LineOutcome
 			err := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowLines, LinesInput{
 				OrderNumber: number, User: user, Action: action, Items: run, Options: childOpts,
+				Run: spec.run, LiveReports: spec.live,
 			}).Get(cctx, &outs)
 			reported := map[string]bool{}
 			if err == nil {
@@ -311,7 +332,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 						msg = err.Error()
 					}
 					hooks.done(LineOutcome{ID: it.Line.ID, Result: contract.Result{Status: contract.StatusFailure,
-						ErrorType: contract.ErrorTypeBatchFailed, Message: msg, Retryable: true}})
+						ErrorType: contract.ErrorTypeBatchFailed, Message: msg, Retryable: true}, Run: spec.run})
 				}
 			}
 		})

@@ -24,7 +24,7 @@ type orderRun struct {
 	seq      int
 	// inFlight and cancels track lines whose fulfillment is queued or
 	// running, so a refund can stop and wait for them.
-	inFlight map[string]bool
+	inFlight map[string]int
 	cancels  map[string]workflow.CancelFunc
 	active   int
 	// dirty asks the publisher to upsert the search attributes; it runs
@@ -43,9 +43,12 @@ type orderRun struct {
 	cancelled bool
 	// ignored lists the latest signals the order did not act on.
 	ignored []contract.IgnoredRequest
-	// awaiting numbers each wait of a line for its learner's account, so
-	// only the latest wait acts.
-	awaiting map[string]int
+	// awaiting holds the lines waiting for the learner's account;
+	// accountWaiting is set while the wait runs, accountWait is its next
+	// interval.
+	awaiting       map[string]bool
+	accountWaiting bool
+	accountWait    time.Duration
 	// late is set in a LateRefundsWorkflow: the order has closed, nothing
 	// is fulfilled, refunds and retries of their revokes are taken.
 	late bool
@@ -70,12 +73,14 @@ func LateRefundsWorkflow(ctx workflow.Context, in contract.LateRefundsInput) (co
 		Lines: in.Base.Lines, Refunds: in.Base.Refunds, Deadline: in.Until, Seq: in.Seq, IgnoredRequests: in.Base.IgnoredRequests,
 	}})
 	w.late = true
+	// A cancelled order stays cancelled: its lines are not fulfilled again.
+	w.cancelled = in.Base.Cancelled
 	return w.run(ctx)
 }
 
 func newOrderRun(ctx workflow.Context, in contract.OrderInput) *orderRun {
 	w := &orderRun{in: in, opts: in.Options.WithDefaults(), index: map[string]int{},
-		inFlight: map[string]bool{}, cancels: map[string]workflow.CancelFunc{}, awaiting: map[string]int{}}
+		inFlight: map[string]int{}, cancels: map[string]workflow.CancelFunc{}, awaiting: map[string]bool{}}
 	if in.Carry != nil {
 		w.lines = in.Carry.Lines
 		w.refunds = in.Carry.Refunds

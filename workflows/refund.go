@@ -70,7 +70,7 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) c
 		ctx, _ = workflow.NewDisconnectedContext(ctx)
 		_ = workflow.Await(ctx, func() bool {
 			for _, id := range ids {
-				if w.inFlight[id] {
+				if _, ok := w.inFlight[id]; ok {
 					return false
 				}
 			}
@@ -112,13 +112,19 @@ func (w *orderRun) runRevoke(ctx workflow.Context, refundID string, in contract.
 	r := w.findRefund(refundID)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("revoke workflow failed", "refund_id", refundID, "error", err)
-		r.State = contract.RefundRevocationError
-		for i := range r.Lines {
-			if l := w.line(r.Lines[i].ID); l.State == contract.LineRevoking {
+		// Only this revoke's lines failed; another retry of the same
+		// refund may still be revoking others.
+		for _, rl := range in.Lines {
+			if l := w.line(rl.Line.ID); l != nil && l.State == contract.LineRevoking {
 				l.State, l.LastError = contract.LineRevokeFailed, err.Error()
-				r.Lines[i].State = contract.LineRevokeFailed
+				for i := range r.Lines {
+					if r.Lines[i].ID == rl.Line.ID {
+						r.Lines[i].State = contract.LineRevokeFailed
+					}
+				}
 			}
 		}
+		r.State = contract.RefundStateOf(r.Lines)
 		w.publish(ctx)
 		return
 	}
@@ -167,6 +173,11 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 		w.seq++
 		in.Retry = w.seq
 		in.WorkflowID = contract.RevokeRetryWorkflowID(r.WorkflowID, w.seq)
+		if w.late {
+			// The order itself may have retried this refund's revokes
+			// with the same numbers before it closed.
+			in.WorkflowID = contract.RevokeRetryWorkflowID(r.WorkflowID+"~late", w.seq)
+		}
 		w.active++
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			defer func() { w.active-- }()

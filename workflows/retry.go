@@ -86,6 +86,14 @@ func (w *orderRun) retry(ctx workflow.Context, ids []string) {
 		}
 	}
 	if len(fulfill) > 0 {
+		for _, id := range fulfill {
+			if w.awaiting[id] {
+				// An operator's nudge: check now, and start the backoff
+				// over.
+				delete(w.awaiting, id)
+				w.accountWait = w.opts.AccountCheckInterval
+			}
+		}
 		w.fulfill(ctx, fulfill)
 	}
 	if len(revoke) > 0 {

@@ -36,7 +36,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 	// Batches are named after this workflow, which may be a retry of the
 	// refund with an ID of its own.
 	prefix := in.RevokeWorkflowID()
-	runItems(ctx, opts, in.OrderNumber, in.User, contract.ActionRevoke, false, prefix, items, lineHooks{done: func(out LineOutcome) {
+	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: contract.ActionRevoke, childPrefix: prefix}, items, lineHooks{done: func(out LineOutcome) {
 		i, ok := pos[out.ID]
 		if !ok {
 			return

@@ -9,7 +9,10 @@ import (
 
 // needsOperator reports whether a line waits for an operator.
 func (w *orderRun) needsOperator() bool {
-	return slices.ContainsFunc(w.lines, func(l contract.LineStatus) bool { return l.State.NeedsOperator() })
+	return slices.ContainsFunc(w.lines, func(l contract.LineStatus) bool {
+		// After close only a revoke can be retried.
+		return l.State.NeedsOperator() && !(w.late && l.State == contract.LineFailed)
+	})
 }
 
 // allRefunded reports whether every line is covered by a refund.

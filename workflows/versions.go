@@ -29,6 +29,9 @@ const (
 	// changeBatchLiveReports: a batch of an order's fulfillment reports its
 	// lines' retries and outcomes to the order as they happen.
 	changeBatchLiveReports = "batch-live-reports"
+	// changeAwaitAccount: a module's AwaitingAccount answer parks the line
+	// as awaiting_account, checked again with timers, instead of failing it.
+	changeAwaitAccount = "await-account"
 )
 
 // orderVersions are the behaviours one run of an order workflow follows.
@@ -36,6 +39,8 @@ type orderVersions struct {
 	refundingState bool
 	tildeRefundIDs bool
 	observe        bool
+	liveReports    bool
+	awaitAccount   bool
 }
 
 // readOrderVersions reads the versions once, as the run starts.
@@ -44,6 +49,8 @@ func readOrderVersions(ctx workflow.Context) orderVersions {
 		refundingState: workflow.GetVersion(ctx, changeRefundingState, workflow.DefaultVersion, 1) == 1,
 		tildeRefundIDs: workflow.GetVersion(ctx, changeRefundWorkflowIDs, workflow.DefaultVersion, 1) == 1,
 		observe:        workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1,
+		liveReports:    workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1,
+		awaitAccount:   workflow.GetVersion(ctx, changeAwaitAccount, workflow.DefaultVersion, 1) == 1,
 	}
 }
 

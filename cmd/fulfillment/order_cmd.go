@@ -165,6 +165,9 @@ func (o *orderCLI) statusCommand() *cobra.Command {
 			if err := tw.Flush(); err != nil {
 				return err
 			}
+			if len(st.Lines) < st.LinesTotal {
+				fmt.Fprintf(out, "(%d of %d lines; by state: %v)\n", len(st.Lines), st.LinesTotal, st.LineCounts)
+			}
 			for _, r := range st.Refunds {
 				ids := make([]string, len(r.Lines))
 				for i, l := range r.Lines {
