@@ -136,6 +136,11 @@ func TestSanitizeMessage(t *testing.T) {
 	require.Equal(t, "The user with the email address [email redacted] does not exist.",
 		sanitizeMessage("The user with the email address jane.doe+shop@example.co.uk does not exist."))
 	require.Equal(t, "Object with username=[email redacted] does not exist.", sanitizeMessage("Object with username=ada@x does not exist."))
+	// The LMS names the learner it resolved, also for an order by email.
+	require.Equal(t, "An error occurred while creating the new course enrollment for user '[username redacted]' in course 'course-v1:A+B+C'",
+		sanitizeMessage("An error occurred while creating the new course enrollment for user 'ada' in course 'course-v1:A+B+C'"))
+	require.Equal(t, "The user [username redacted] does not exist.", sanitizeMessage("The user ada does not exist."))
+	require.Equal(t, "Object with username=[username redacted] does not exist.", sanitizeMessage("Object with username=ada does not exist."))
 	require.Equal(t, "a b", sanitizeMessage("a\nb\x00"))
 	long := sanitizeMessage(strings.Repeat("x", 2000))
 	require.Len(t, []rune(long), maxMessage+1)

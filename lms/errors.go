@@ -297,6 +297,11 @@ func sanitizeMessage(s string) string {
 		return r
 	}, s)
 	s = emailPattern.ReplaceAllString(s, "[email redacted]")
+	// The LMS names the learner it resolved (also for an order by email):
+	// "... for user 'ada' in course ...", "The user ada does not exist".
+	s = quotedUserPattern.ReplaceAllString(s, "${1}'"+redactedUser+"'")
+	s = userDoesNotExistPattern.ReplaceAllString(s, "${1}"+redactedUser+"${2}")
+	s = usernameFieldPattern.ReplaceAllString(s, "username="+redactedUser)
 	s = strings.TrimSpace(s)
 	if utf8.RuneCountInString(s) > maxMessage {
 		r := []rune(s)
@@ -357,3 +362,10 @@ func replaceWord(s, word, repl string) string {
 func isWordByte(c byte) bool {
 	return c == '_' || ('0' <= c && c <= '9') || ('a' <= c && c <= 'z') || ('A' <= c && c <= 'Z')
 }
+
+// Patterns of LMS messages that name a learner.
+var (
+	quotedUserPattern       = regexp.MustCompile(`(?i)(\buser\s+)'[^']*'`)
+	userDoesNotExistPattern = regexp.MustCompile(`(?i)(\bthe user\s+)\S+(\s+does not exist)`)
+	usernameFieldPattern    = regexp.MustCompile(`username=[^\s,;'"\[]+`)
+)
