@@ -154,3 +154,28 @@ func (c *Client) lookup(ctx context.Context, req EnrollRequest) (*Enrollment, er
 	}
 	return c.FindEnrollmentByEmail(ctx, req.Email, req.CourseID)
 }
+
+// ActiveEnrollments returns the learner's active enrollments (the list the
+// LMS answers for ?user=, which needs a privileged caller). Rows of another
+// learner mean the LMS ignored the filter: FilterIgnored.
+func (c *Client) ActiveEnrollments(ctx context.Context, username string) (_ []Enrollment, err error) {
+	defer func() { err = redactLearner(err, username, "") }()
+	const op = "active_enrollments"
+	if username == "" {
+		return nil, invalidRequest(op, "a username is required")
+	}
+	resp, err := c.getOK(ctx, op, pathEnrollment, url.Values{"user": {username}})
+	if err != nil {
+		return nil, err
+	}
+	items, _, derr := decodeEnrollmentPage(resp.body)
+	if derr != nil {
+		return nil, badResponse(op, resp, derr)
+	}
+	for _, e := range items {
+		if e.User != "" && e.User != username {
+			return nil, newError(op, TypeFilterIgnored, "the LMS listed another learner's enrollments", resp.status)
+		}
+	}
+	return items, nil
+}

@@ -1,6 +1,9 @@
 package modules
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/coursefulfill/fulfillment/order"
 
 	"context"
@@ -55,8 +58,24 @@ func (e *Entitlement) Observe(ctx context.Context, req Request) Result {
 			active = append(active, ent.UUID)
 		}
 	}
+	p := map[string]string{PriorEntitlements: joinUUIDs(active)}
+	// The learner's active enrollments: the LMS ties a new entitlement to
+	// one in a run of its course (upgrading it), and its revoke unenrolls
+	// that run; the refund gives it back as it was.
+	runs, err := e.lms.ActiveEnrollments(ctx, req.User.Username)
+	if err != nil {
+		return ResultFromError(err)
+	}
+	if len(runs) <= maxPriorRuns {
+		var list []string
+		for _, en := range runs {
+			list = append(list, en.CourseID+"="+en.Mode)
+		}
+		slices.Sort(list)
+		p[PriorRuns] = strings.Join(list, " ")
+	}
 	e.log.Info("entitlement observed", e.fields(req, zap.Int("prior_active_entitlements", len(active)))...)
-	return Success(map[string]string{PriorEntitlements: joinUUIDs(active)})
+	return Success(p)
 }
 
 // Fulfill creates (or finds) the learner's entitlement for this order. With
@@ -75,6 +94,9 @@ func (e *Entitlement) Fulfill(ctx context.Context, req Request) Result {
 	if prior, ok := req.Prior[PriorEntitlements]; ok {
 		g[GrantCreated] = strconv.FormatBool(!listedUUID(prior, out.Entitlement.UUID))
 		g[PriorEntitlements] = prior
+		if runs, ok := req.Prior[PriorRuns]; ok {
+			g[PriorRuns] = runs
+		}
 	}
 	e.log.Info("entitlement fulfilled", e.fields(req, zap.String("entitlement_uuid", out.Entitlement.UUID),
 		zap.String("created", g[GrantCreated]), zap.Bool("created_by_this_call", out.Created))...)
@@ -115,12 +137,23 @@ func (e *Entitlement) Revoke(ctx context.Context, req Request) Result {
 	}
 	revoked := 0
 	for _, u := range uuids {
+		// The run the entitlement was used for, read before the revoke
+		// unlinks it.
+		ent, err := e.lms.GetEntitlement(ctx, u)
+		if err != nil {
+			return ResultFromError(err)
+		}
 		did, err := e.lms.RevokeEntitlement(ctx, u)
 		if err != nil {
 			return ResultFromError(err)
 		}
 		if did {
 			revoked++
+		}
+		if ent != nil {
+			if r, ok := e.restoreRun(ctx, req, ent.EnrollmentCourseRun); !ok {
+				return r
+			}
 		}
 	}
 	action := lms.ActionNone
@@ -129,6 +162,42 @@ func (e *Entitlement) Revoke(ctx context.Context, req Request) Result {
 	}
 	e.log.Info("entitlement revoked", e.fields(req, zap.Int("revoked", revoked))...)
 	return Success(map[string]string{"revoked": strconv.Itoa(revoked), GrantAction: action})
+}
+
+// restoreRun gives the learner back the enrollment they had in run before
+// the order (an active enrollment from elsewhere, which the LMS tied to the
+// entitlement and unenrolled with it): access from elsewhere stays.
+func (e *Entitlement) restoreRun(ctx context.Context, req Request, run string) (Result, bool) {
+	runs, ok := req.Grant[PriorRuns]
+	if !ok {
+		runs, ok = req.Prior[PriorRuns]
+	}
+	if !ok || run == "" || req.User.Username == "" {
+		return Result{}, true
+	}
+	mode := ""
+	for _, r := range strings.Fields(runs) {
+		if id, m, found := strings.Cut(r, "="); found && id == run {
+			mode = m
+		}
+	}
+	if mode == "" {
+		return Result{}, true
+	}
+	en, err := e.lms.GetEnrollment(ctx, req.User.Username, run)
+	if err != nil {
+		return ResultFromError(err), false
+	}
+	if en != nil && en.IsActive && en.Mode == mode {
+		return Result{}, true
+	}
+	back := enrollRequest(req, mode)
+	back.CourseID = run
+	if _, err := e.lms.Enroll(ctx, back); err != nil {
+		return ResultFromError(err), false
+	}
+	e.log.Info("entitlement's run enrollment restored", e.fields(req, zap.String("run", run), zap.String("mode", mode))...)
+	return Result{}, true
 }
 
 func (e *Entitlement) fields(req Request, more ...zap.Field) []zap.Field {

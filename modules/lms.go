@@ -54,6 +54,13 @@ type entitlementAPI interface {
 	CreateEntitlement(ctx context.Context, req lms.EntitlementRequest) (lms.EntitlementOutcome, error)
 	FindEntitlements(ctx context.Context, username, courseUUID string) ([]lms.Entitlement, error)
 	RevokeEntitlement(ctx context.Context, uuid string) (bool, error)
+	// The run the line names: an LMS ties an entitlement to an enrollment
+	// the learner has in a run of its course, and unenrolls it with the
+	// entitlement's revoke.
+	GetEnrollment(ctx context.Context, username, courseID string) (*lms.Enrollment, error)
+	Enroll(ctx context.Context, req lms.EnrollRequest) (lms.Outcome, error)
+	ActiveEnrollments(ctx context.Context, username string) ([]lms.Enrollment, error)
+	GetEntitlement(ctx context.Context, uuid string) (*lms.Entitlement, error)
 }
 
 // errNoLMS is returned by constructors of modules that need the LMS.

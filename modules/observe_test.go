@@ -209,7 +209,7 @@ func TestEntitlementLostAnswer(t *testing.T) {
 	l := order.Line{ID: "L2", ProductType: "entitlement", CourseUUID: sandbox.DemoCourseUUID, Mode: "verified"}
 	req := request("ada", l)
 	req.Prior = observe(t, ent, req)
-	require.Equal(t, map[string]string{modules.PriorEntitlements: ""}, req.Prior)
+	require.Equal(t, map[string]string{modules.PriorEntitlements: "", modules.PriorRuns: ""}, req.Prior)
 	w.lostAnswer(ent, req, sandbox.LostAnswer504)
 	r := requireOK(t, ent.Fulfill(ctx, req))
 	require.Equal(t, "true", r.Grant["created"], "the lost create was the order's")
@@ -443,4 +443,24 @@ func TestObserveNeverWrites(t *testing.T) {
 	require.Equal(t, modules.ErrorTypeInvalidLine, r.ErrorType)
 	r = w.module("entitlement").(modules.Observer).Observe(ctx, request("ada", line("entitlement", demo, "verified")))
 	require.Equal(t, modules.ErrorTypeInvalidLine, r.ErrorType, "no course_uuid")
+}
+
+// A learner enrolled from elsewhere in a run of the course buys its
+// entitlement: the LMS ties the entitlement to that enrollment and its
+// revoke unenrolls them; the refund gives the enrollment back as it was.
+func TestEntitlementRefundKeepsTheRunEnrollmentFromElsewhere(t *testing.T) {
+	w := newWorld(t, false)
+	ent := w.module("entitlement")
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "audit"})
+	require.NoError(t, err)
+	// The line names only the course (its UUID), not the run.
+	req := request("ada", order.Line{ID: "L2", ProductType: "entitlement", CourseUUID: sandbox.DemoCourseUUID, Mode: "verified"})
+	req.Prior = observe(t, ent, req)
+	r := requireOK(t, ent.Fulfill(ctx, req))
+	t.Logf("after fulfill: %+v", *w.enrollment("ada", demo))
+	rev := requireOK(t, ent.Revoke(ctx, revokeWith(req, r.Grant)))
+	require.Equal(t, "1", rev.Grant["revoked"])
+	e := w.enrollment("ada", demo)
+	require.True(t, e.IsActive, "the enrollment from elsewhere stays: %+v", *e)
+	require.Equal(t, "audit", e.Mode)
 }

@@ -126,3 +126,10 @@ var (
 	_ Observer = (*Upgrade)(nil)
 	_ Observer = (*Entitlement)(nil)
 )
+
+// PriorRuns is the learner's active enrollments before an entitlement line,
+// "run=mode run=mode ..." (sorted), recorded when there are at most
+// maxPriorRuns: the LMS ties a new entitlement to one of them.
+const PriorRuns = "prior_runs"
+
+const maxPriorRuns = 50
