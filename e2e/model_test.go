@@ -729,10 +729,10 @@ func (m *modelRun) checkLine(oi int, l *mLine, st *contract.StatusDocument, snap
 		m.problem(ref, "model≠LMS", "the LMS has %s, the model says %s (from elsewhere before the order: %s)", lmsText, want, l.Prior)
 	}
 	if e != nil && e.Writes-priorWrites > le.MaxWrites {
-		m.problem(ref, "duplicate writes", "the enrollment was written %d times for the order, the model allows %d (%s)", e.Writes-priorWrites, le.MaxWrites, lmsText)
+		m.problem(ref, "unintended writes", "the enrollment was written %d times for the order, the model allows %d: each write the fulfillment and its revoke mean to make, once (%s)", e.Writes-priorWrites, le.MaxWrites, lmsText)
 	}
 	if len(ents) > le.EntMax && (l.Product == order.ProductEntitlement || len(ents) > 0) {
-		m.problem(ref, "duplicate writes", "%d entitlements of this order for the course, the model allows %d", len(ents), le.EntMax)
+		m.problem(ref, "unintended writes", "%d entitlements of this order for the course, the model allows %d", len(ents), le.EntMax)
 	}
 	if wantActive := map[bool]int{true: 1, false: 0}[le.EntActive]; active != wantActive {
 		m.problem(ref, "model≠LMS", "%d active entitlements of this order for the course, the model says %d", active, wantActive)

@@ -120,6 +120,10 @@ func (e *Entitlement) Revoke(ctx context.Context, req Request) Result {
 		// The entitlement was the learner's before the order.
 	case req.Grant[GrantEntitlementUUID] != "":
 		uuids = append(uuids, req.Grant[GrantEntitlementUUID])
+	case req.User.Username == "":
+		// Entitlements need the learner's username: the fulfill refused
+		// the line before any LMS call, so nothing was written.
+		return Success(map[string]string{"revoked": "0", GrantAction: lms.ActionNone})
 	default:
 		if r, ok := checkEntitlementLine(req); !ok {
 			return r
