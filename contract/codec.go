@@ -53,12 +53,18 @@ func refundsFromWire(ws []wireRefund) ([]RefundStatus, error) {
 	return out, nil
 }
 
-// statusLines reads lines from their table, or their plain form.
-func statusLines(t *LineTable, plain []LineStatus) ([]LineStatus, error) {
-	if t == nil {
-		return plain, nil
+// linesAndRefunds reads lines from their table, or their plain form, and
+// refunds from their wire form.
+func linesAndRefunds(t *LineTable, plain []LineStatus, rs []wireRefund) ([]LineStatus, []RefundStatus, error) {
+	lines := plain
+	if t != nil {
+		var err error
+		if lines, err = t.Statuses(); err != nil {
+			return nil, nil, err
+		}
 	}
-	return t.Statuses()
+	refunds, err := refundsFromWire(rs)
+	return lines, refunds, err
 }
 
 // wireDocument is a StatusDocument on the wire.
@@ -89,11 +95,7 @@ func (d *StatusDocument) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	lines, err := statusLines(w.LineTable, w.Lines)
-	if err != nil {
-		return err
-	}
-	refunds, err := refundsFromWire(w.Refunds)
+	lines, refunds, err := linesAndRefunds(w.LineTable, w.Lines, w.Refunds)
 	if err != nil {
 		return err
 	}
@@ -128,11 +130,7 @@ func (c *OrderCarry) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &w); err != nil {
 		return err
 	}
-	lines, err := statusLines(w.LineTable, w.Lines)
-	if err != nil {
-		return err
-	}
-	refunds, err := refundsFromWire(w.Refunds)
+	lines, refunds, err := linesAndRefunds(w.LineTable, w.Lines, w.Refunds)
 	if err != nil {
 		return err
 	}
