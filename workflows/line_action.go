@@ -31,7 +31,12 @@ type lineRun struct {
 // that attempt's error and after the backoff (or the LMS's Retry-After), one
 // long round of attempts bounded by the horizon. Each round costs a handful
 // of history events however many attempts it makes.
-func runLineAction(ctx workflow.Context, opts contract.Options, action contract.Action, in activities.LineInput, retrying func(contract.Result, int)) lineRun {
+//
+// local runs the action's first attempt as a local activity: on this
+// worker, its result recorded as a marker, with no task for the server to
+// schedule (for the read-only observation).
+func runLineAction(ctx workflow.Context, opts contract.Options, action contract.Action, local bool, in activities.LineInput,
+	retrying func(contract.Result, int)) lineRun {
 	started := workflow.Now(ctx)
 	policy := &temporal.RetryPolicy{
 		InitialInterval:    opts.InitialRetryInterval,
@@ -68,13 +73,24 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			// The activity's own backoff goes on from where round 1 ended.
 			in.AttemptOffset = attempts
 		}
-		// A readable activity ID lets the API match a pending attempt
-		// (its live attempt count and last failure) to its line; runs of
-		// older code keep the SDK's default.
-		ao.ActivityID = lineActivityID(ctx, action, in.Line.ID, round)
-		actx := workflow.WithActivityOptions(ctx, ao)
 		var out activities.LineOutcome
-		err := workflow.ExecuteActivity(actx, action.Activity(), in).Get(actx, &out)
+		var err error
+		if local && round == 1 {
+			// Only the first attempt: a long round of retries runs as an
+			// activity, whose live attempts the server shows (see the
+			// starter's pending attempts).
+			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+				StartToCloseTimeout: opts.ActivityTimeout, ScheduleToCloseTimeout: ao.ScheduleToCloseTimeout, RetryPolicy: policy,
+			})
+			err = workflow.ExecuteLocalActivity(lctx, action.Activity(), in).Get(lctx, &out)
+		} else {
+			// A readable activity ID lets the API match a pending attempt
+			// (its live attempt count and last failure) to its line; runs
+			// of older code keep the SDK's default.
+			ao.ActivityID = lineActivityID(ctx, action, in.Line.ID, round)
+			actx := workflow.WithActivityOptions(ctx, ao)
+			err = workflow.ExecuteActivity(actx, action.Activity(), in).Get(actx, &out)
+		}
 		if err == nil {
 			return lineRun{Result: out.Result, Attempts: attempts + out.Attempt}
 		}

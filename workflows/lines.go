@@ -63,7 +63,7 @@ type runSpec struct {
 	// observe: a fulfill first records each line's prior state through its
 	// module (ActionObserve) unless the item already has one, and hands it
 	// to the fulfill and to the line's outcome.
-	observe bool
+	observe observeMode
 	// live: batches report each line's retry and outcome as they happen.
 	live bool
 	// run tags every outcome, so the order tells a stale one (an earlier
@@ -170,8 +170,10 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	})
 	// Batches of orders started before observation have no marker and
 	// do not observe.
-	observe := in.Action == contract.ActionFulfill &&
-		workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1
+	observe := observeNone
+	if in.Action == contract.ActionFulfill {
+		observe = readObserveMode(ctx)
+	}
 	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: in.Action, observe: observe, run: in.Run}, in.Items, lineHooks{
 		queued: func(id string, stop func()) bool { stops[id] = stop; return true },
 		retrying: func(id string, r contract.Result, attempts int) {
@@ -241,8 +243,8 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 				// Attempts count the tries it took: the observation's
 				// failed attempts and the fulfill's attempts.
 				failedReads := 0
-				if observe && in.Prior == nil {
-					obs := runLineAction(ctx, opts, contract.ActionObserve, in, retrying)
+				if observe != observeNone && in.Prior == nil {
+					obs := runLineAction(ctx, opts, contract.ActionObserve, observe == observeLocal, in, retrying)
 					if !obs.Result.OK() {
 						out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts, Run: spec.run}
 						if obs.Canceled {
@@ -258,7 +260,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 						in.Prior = map[string]string{}
 					}
 				}
-				run := runLineAction(ctx, opts, action, in, retrying)
+				run := runLineAction(ctx, opts, action, false, in, retrying)
 				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior, Run: spec.run}
 				if run.Canceled && !run.Result.OK() {
 					out = canceled(item.Line.ID)

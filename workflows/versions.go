@@ -24,7 +24,9 @@ const (
 	// order-<number>~refund-<id> instead of order-<number>-refund-<id>.
 	changeRefundWorkflowIDs = "refund-workflow-ids"
 	// changeObserveBeforeWrite: a line's fulfill is preceded by an
-	// ObserveLine activity that records the learner's prior state.
+	// ObserveLine that records the learner's prior state: an activity in
+	// version 1, a local activity (its result a marker in the history, no
+	// task for the server to schedule) from version 2.
 	changeObserveBeforeWrite = "observe-before-write"
 	// changeBatchLiveReports: a batch of an order's fulfillment reports its
 	// lines' retries and outcomes to the order as they happen.
@@ -38,7 +40,7 @@ const (
 type orderVersions struct {
 	refundingState bool
 	tildeRefundIDs bool
-	observe        bool
+	observe        observeMode
 	liveReports    bool
 	awaitAccount   bool
 }
@@ -48,7 +50,7 @@ func readOrderVersions(ctx workflow.Context) orderVersions {
 	return orderVersions{
 		refundingState: workflow.GetVersion(ctx, changeRefundingState, workflow.DefaultVersion, 1) == 1,
 		tildeRefundIDs: workflow.GetVersion(ctx, changeRefundWorkflowIDs, workflow.DefaultVersion, 1) == 1,
-		observe:        workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 1) == 1,
+		observe:        readObserveMode(ctx),
 		liveReports:    workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1,
 		awaitAccount:   workflow.GetVersion(ctx, changeAwaitAccount, workflow.DefaultVersion, 1) == 1,
 	}
@@ -95,4 +97,26 @@ func legacyOrderState(lines []contract.LineStatus, refunds []contract.RefundStat
 		}
 	}
 	return contract.OrderRefunded
+}
+
+// observeMode is how a run records a line's prior state before its first
+// write.
+type observeMode int
+
+const (
+	observeNone     observeMode = iota // runs before observation
+	observeActivity                    // an ObserveLine activity
+	observeLocal                       // an ObserveLine local activity
+)
+
+// readObserveMode reads the run's observeMode (once per run: the SDK caches
+// a change's version).
+func readObserveMode(ctx workflow.Context) observeMode {
+	switch workflow.GetVersion(ctx, changeObserveBeforeWrite, workflow.DefaultVersion, 2) {
+	case 1:
+		return observeActivity
+	case 2:
+		return observeLocal
+	}
+	return observeNone
 }
