@@ -24,6 +24,7 @@ import (
 
 // benchConfig configures `fulfillment bench`.
 type benchConfig struct {
+	mode        string
 	orders      int
 	concurrency int
 	lines       int
@@ -32,7 +33,18 @@ type benchConfig struct {
 	poll        time.Duration
 	dataDir     string
 	jsonOut     bool
+	// --mode large only (see bench_large.go).
+	rounds           int
+	maxParallelLines int
+	batchSize        int
+	roundTimeout     time.Duration
 }
+
+// The modes of `fulfillment bench`.
+const (
+	benchModeThroughput = "throughput"
+	benchModeLarge      = "large"
+)
 
 // benchRun is what one run measured.
 type benchRun struct {
@@ -57,30 +69,60 @@ type benchReport struct {
 }
 
 func newBenchCommand() *cobra.Command {
+	return benchCommand(func(cmd *cobra.Command, cfg benchConfig) error {
+		if cfg.mode == benchModeLarge {
+			return runLargeBench(cmd, cfg)
+		}
+		return runBench(cmd, cfg)
+	})
+}
+
+// benchCommand is `fulfillment bench` running run with the checked flags.
+func benchCommand(run func(*cobra.Command, benchConfig) error) *cobra.Command {
 	var cfg benchConfig
 	cmd := &cobra.Command{
 		Use:   "bench",
-		Short: "Measure end-to-end order throughput and latency on the embedded stack",
+		Short: "Measure end-to-end order throughput and latency, or one large order, on the embedded stack",
 		Long: `Start the whole product in this process (Temporal on a fresh SQLite file with
 the same settings as dev, the worker, the API and the sandbox LMS with the
-given latency per call), then, for each run, place --orders orders of --lines
-seat lines each through the HTTP API from --concurrency clients. Each order's
-latency runs from its POST until a status read through the API shows it
-fulfilled (polled every --poll). Prints each run and the medians across runs.`,
+given latency per call), then measure.
+
+--mode throughput (the default): for each run, place --orders orders of
+--lines seat lines each through the HTTP API from --concurrency clients.
+Each order's latency runs from its POST until a status read through the API
+shows it fulfilled (polled every --poll). Prints each run and the medians
+across runs.
+
+--mode large: for each of --rounds rounds, create --lines (default 10,000)
+fresh course runs in the sandbox LMS (not timed), place ONE order of that
+many seat lines for a fresh learner through the API, and time it from the
+POST until its status reads fulfilled with every line fulfilled (polled
+every --poll, 250ms unless set). Then read the largest history (in events)
+among the order's workflow and its batch children. Prints a table of the
+rounds, the medians, the process's peak RSS, and a JSON object as the last
+line.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runBench(cmd, cfg)
+			if err := cfg.resolve(cmd.Flags().Changed); err != nil {
+				return err
+			}
+			return run(cmd, cfg)
 		},
 	}
 	f := cmd.Flags()
-	f.IntVar(&cfg.orders, "orders", 200, "orders per run")
-	f.IntVar(&cfg.concurrency, "concurrency", 20, "orders in flight at once")
-	f.IntVar(&cfg.lines, "lines", 3, "seat lines per order")
-	f.IntVar(&cfg.runs, "runs", 3, "runs (the report gives medians)")
+	f.StringVar(&cfg.mode, "mode", benchModeThroughput, "what to measure: throughput (many small orders) or large (one order of --lines lines)")
+	f.IntVar(&cfg.orders, "orders", 200, "orders per run (throughput)")
+	f.IntVar(&cfg.concurrency, "concurrency", 20, "orders in flight at once (throughput)")
+	f.IntVar(&cfg.lines, "lines", 3, "seat lines per order (default 10000 with --mode large)")
+	f.IntVar(&cfg.runs, "runs", 3, "runs (throughput; the report gives medians)")
 	f.DurationVar(&cfg.lmsLatency, "lms-latency", 50*time.Millisecond, "latency the sandbox LMS adds to every call")
-	f.DurationVar(&cfg.poll, "poll", 20*time.Millisecond, "status polling interval")
+	f.DurationVar(&cfg.poll, "poll", 20*time.Millisecond, "status polling interval (default 250ms with --mode large)")
 	f.StringVar(&cfg.dataDir, "data-dir", "", "directory for the benchmark's database (default: a new temporary directory)")
-	f.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON")
+	f.BoolVar(&cfg.jsonOut, "json", false, "print the report as JSON (throughput; large always ends with a JSON line)")
+	f.IntVar(&cfg.rounds, "rounds", 3, "rounds (large; the report gives medians)")
+	f.IntVar(&cfg.maxParallelLines, "max-parallel-lines", contract.DefaultMaxParallelLines, "lines of the order fulfilled at the same time (large)")
+	f.IntVar(&cfg.batchSize, "batch-size", contract.DefaultBatchSize, "most lines one execution fulfills; larger orders are split into batch children (large)")
+	f.DurationVar(&cfg.roundTimeout, "round-timeout", 30*time.Minute, "how long one large order may take to be fulfilled (large)")
 	return cmd
 }
 
@@ -88,24 +130,12 @@ func runBench(cmd *cobra.Command, cfg benchConfig) error {
 	if cfg.orders < 1 || cfg.concurrency < 1 || cfg.lines < 1 || cfg.runs < 1 {
 		return errors.New("--orders, --concurrency, --lines and --runs must be at least 1")
 	}
-	dir := cfg.dataDir
-	if dir == "" {
-		tmp, err := os.MkdirTemp("", "fulfillment-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(tmp)
-		dir = tmp
-	}
 	ctx := cmd.Context()
-	s, err := stack.Start(ctx, stack.Config{DataDir: dir, UIPort: -1, LMSAutoRegister: true, LMSInMemory: true, Logger: zap.NewNop()})
+	s, stop, err := startBenchStack(ctx, cfg, contract.Options{})
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	if err := sandboxAdmin(ctx, s.LMSURL, "/sandbox/faults", map[string]any{"latency_ms": cfg.lmsLatency.Milliseconds()}); err != nil {
-		return err
-	}
+	defer stop()
 	for l := range cfg.lines {
 		if err := sandboxAdmin(ctx, s.LMSURL, "/sandbox/courses", map[string]any{"course_id": benchCourse(l), "modes": []string{"audit", "verified"}}); err != nil {
 			return err
@@ -224,6 +254,34 @@ func benchOrder(ctx context.Context, c *api.Client, cfg benchConfig, number stri
 	}
 }
 
+// startBenchStack starts the whole stack in this process for a benchmark:
+// Temporal on a fresh database in cfg.dataDir (a new temporary directory
+// when empty), the worker, the API starting orders with opts, and the
+// sandbox LMS in memory with cfg.lmsLatency on every call. stop closes the
+// stack and removes the temporary directory.
+func startBenchStack(ctx context.Context, cfg benchConfig, opts contract.Options) (_ *stack.Stack, stop func(), err error) {
+	dir, cleanup := cfg.dataDir, func() {}
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "fulfillment-bench-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dir, cleanup = tmp, func() { os.RemoveAll(tmp) }
+	}
+	s, err := stack.Start(ctx, stack.Config{DataDir: dir, UIPort: -1, LMSAutoRegister: true, LMSInMemory: true,
+		Options: opts, Logger: zap.NewNop()})
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	stop = func() { s.Close(); cleanup() }
+	if err := sandboxAdmin(ctx, s.LMSURL, "/sandbox/faults", map[string]any{"latency_ms": cfg.lmsLatency.Milliseconds()}); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return s, stop, nil
+}
+
 // benchCourse is the course run of a benchmark order's l-th line.
 func benchCourse(l int) string { return fmt.Sprintf("course-v1:Bench+C%d+2026", l+1) }
 
@@ -263,8 +321,16 @@ func median(runs []benchRun, f func(benchRun) float64) float64 {
 	for i, r := range runs {
 		vals[i] = f(r)
 	}
-	slices.Sort(vals)
+	return medianOf(vals)
+}
+
+// medianOf is the median of vals (0 for none); vals is not changed.
+func medianOf(vals []float64) float64 {
 	n := len(vals)
+	if n == 0 {
+		return 0
+	}
+	vals = slices.Sorted(slices.Values(vals))
 	if n%2 == 1 {
 		return vals[n/2]
 	}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/order"
+)
+
+// `fulfillment bench --mode large`: one order of thousands of seat lines at
+// a time, timed from its POST until the API reads it fulfilled.
+
+// largeCourseWorkers is how many sandbox courses are created at a time.
+const largeCourseWorkers = 16
+
+// largeRound is what one round of --mode large measured.
+type largeRound struct {
+	Number  string
+	Seconds float64
+	// MaxHistory is the largest history, in events, among the order's
+	// executions, and MaxHistoryOf the workflow ID that has it.
+	MaxHistory   int
+	MaxHistoryOf string
+	// PeakRSSMB is the process's peak RSS at the end of the round.
+	PeakRSSMB float64
+}
+
+// largeReport is the last line --mode large prints.
+type largeReport struct {
+	Mode             string    `json:"mode"`
+	Lines            int       `json:"lines"`
+	Rounds           int       `json:"rounds"`
+	Seconds          float64   `json:"seconds"`
+	SecondsRuns      []float64 `json:"seconds_runs"`
+	MaxHistoryEvents int       `json:"max_history_events"`
+	PeakRSSMB        float64   `json:"peak_rss_mb"`
+	MaxParallelLines int       `json:"max_parallel_lines"`
+	BatchSize        int       `json:"batch_size"`
+}
+
+// resolve checks the flags of cfg.mode and fills the defaults that depend
+// on the mode. changed reports whether a flag was set on the command line.
+func (cfg *benchConfig) resolve(changed func(name string) bool) error {
+	var foreign []string
+	switch cfg.mode {
+	case benchModeThroughput:
+		foreign = []string{"rounds", "max-parallel-lines", "batch-size", "round-timeout"}
+	case benchModeLarge:
+		foreign = []string{"orders", "concurrency", "runs", "json"}
+	default:
+		return fmt.Errorf("--mode must be %s or %s, not %q", benchModeThroughput, benchModeLarge, cfg.mode)
+	}
+	for _, name := range foreign {
+		if changed(name) {
+			return fmt.Errorf("--%s does not apply to --mode %s", name, cfg.mode)
+		}
+	}
+	if cfg.lmsLatency < 0 {
+		return errors.New("--lms-latency must not be negative")
+	}
+	if cfg.mode == benchModeThroughput {
+		return nil // runBench checks the rest, as it always has
+	}
+	if !changed("lines") {
+		cfg.lines = order.MaxLines
+	}
+	if !changed("poll") {
+		cfg.poll = 250 * time.Millisecond
+	}
+	switch {
+	case cfg.lines < 1 || cfg.lines > order.MaxLines:
+		return fmt.Errorf("--lines must be from 1 to %d (the most lines of one order)", order.MaxLines)
+	case cfg.rounds < 1:
+		return errors.New("--rounds must be at least 1")
+	case cfg.maxParallelLines < 1:
+		return errors.New("--max-parallel-lines must be at least 1")
+	case cfg.batchSize < 1 || cfg.batchSize > contract.MaxBatchSize:
+		return fmt.Errorf("--batch-size must be from 1 to %d", contract.MaxBatchSize)
+	case cfg.poll <= 0:
+		return errors.New("--poll must be positive")
+	case cfg.roundTimeout <= 0:
+		return errors.New("--round-timeout must be positive")
+	}
+	return nil
+}
+
+func runLargeBench(cmd *cobra.Command, cfg benchConfig) error {
+	ctx := cmd.Context()
+	opts := contract.Options{MaxParallelLines: cfg.maxParallelLines, BatchSize: cfg.batchSize}
+	if err := opts.Validate(); err != nil {
+		return err
+	}
+	s, stop, err := startBenchStack(ctx, cfg, opts)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	c := &api.Client{BaseURL: s.APIURL, Token: s.APIToken}
+	out, progress := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	// Order numbers must be new in a reused --data-dir; the short stamp
+	// keeps every course key short (the API takes 1 MiB of JSON).
+	stamp := strconv.FormatInt(time.Now().Unix()%(36*36*36*36*36), 36)
+	var rounds []largeRound
+	for r := range cfg.rounds {
+		o := largeOrder(stamp, r, cfg.lines)
+		started := time.Now()
+		if err := createCourses(ctx, s.LMSURL, o.Lines, largeCourseWorkers); err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "round %d: %d courses created in %s; placing order %s\n",
+			r+1, cfg.lines, time.Since(started).Round(time.Millisecond), o.Number)
+		d, err := placeAndWait(ctx, c, o, cfg.poll, cfg.roundTimeout)
+		if err != nil {
+			return err
+		}
+		round := largeRound{Number: o.Number, Seconds: roundTo(d.Seconds(), 3)}
+		if round.MaxHistory, round.MaxHistoryOf, err = largestHistory(ctx, s.Client, o.Number, cfg.lines, cfg.batchSize, progress); err != nil {
+			return err
+		}
+		if round.PeakRSSMB, err = peakRSSMB(); err != nil {
+			return err
+		}
+		fmt.Fprintf(progress, "round %d: fulfilled in %.3fs, largest history %d events (%s)\n",
+			r+1, round.Seconds, round.MaxHistory, round.MaxHistoryOf)
+		rounds = append(rounds, round)
+	}
+	return writeLargeReport(out, cfg, rounds)
+}
+
+// largeOrder is round r's order: lines seat lines in verified mode, each in
+// a course run of its own, for a learner of its own. Ids and course keys
+// are short: 10,000 lines must fit the API's 1 MiB body limit.
+func largeOrder(stamp string, r, lines int) order.Order {
+	o := order.Order{Number: fmt.Sprintf("L%s-%d", stamp, r), User: order.User{Username: fmt.Sprintf("lb%sr%d", stamp, r)},
+		PlacedAt: time.Now().UTC().Truncate(time.Second), Lines: make([]order.Line, lines)}
+	for i := range lines {
+		o.Lines[i] = order.Line{ID: strconv.Itoa(i + 1), ProductType: order.ProductSeat,
+			CourseID: fmt.Sprintf("course-v1:%sr%d+%s+R", stamp, r, strconv.FormatInt(int64(i), 36)), Mode: "verified"}
+	}
+	return o
+}
+
+// createCourses creates each line's course run (audit and verified) in the
+// sandbox LMS, workers at a time.
+func createCourses(ctx context.Context, lmsURL string, lines []order.Line, workers int) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan string)
+	var (
+		wg    sync.WaitGroup
+		once  sync.Once
+		first error
+	)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for id := range next {
+				if err := sandboxAdmin(ctx, lmsURL, "/sandbox/courses", map[string]any{"course_id": id, "modes": []string{"audit", "verified"}}); err != nil {
+					once.Do(func() { first = fmt.Errorf("create course %s: %w", id, err); cancel() })
+				}
+			}
+		}()
+	}
+feed:
+	for _, l := range lines {
+		select {
+		case next <- l.CourseID:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err() // the caller's cancel (our own cancel runs later)
+	}
+	return first
+}
+
+// placeAndWait posts o and returns the time from the POST until its status
+// reads fulfilled with every line fulfilled, polling every poll.
+func placeAndWait(ctx context.Context, c *api.Client, o order.Order, poll, timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	if _, err := c.CreateOrder(ctx, o); err != nil {
+		return 0, fmt.Errorf("order %s: %w", o.Number, err)
+	}
+	deadline := start.Add(timeout)
+	for {
+		st, err := c.Status(ctx, o.Number)
+		if err != nil {
+			return 0, fmt.Errorf("status of %s: %w", o.Number, err)
+		}
+		if largeDone(st, len(o.Lines)) {
+			return time.Since(start), nil
+		}
+		switch st.Status {
+		case contract.OrderFulfilled, contract.OrderFulfilling:
+		default:
+			return 0, fmt.Errorf("order %s is %s: %v", o.Number, st.Status, st.LineCounts)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("order %s not fulfilled within %s (--round-timeout): %v", o.Number, timeout, st.LineCounts)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(poll):
+		}
+	}
+}
+
+// largeDone reports whether st shows an order of lines lines fulfilled.
+func largeDone(st api.OrderStatus, lines int) bool {
+	return st.Status == contract.OrderFulfilled && st.LinesTotal == lines && st.LineCounts[contract.LineFulfilled] == lines
+}
+
+// largeExecutions are the workflow IDs of an order of lines lines
+// fulfilled in one run: the order and, when it is larger than one batch,
+// its batch children.
+func largeExecutions(number string, lines, batchSize int) []string {
+	id := contract.OrderWorkflowID(number)
+	ids := []string{id}
+	if lines <= batchSize {
+		return ids
+	}
+	for k := range (lines + batchSize - 1) / batchSize {
+		ids = append(ids, fmt.Sprintf("%s~fulfill-1~batch-%d", id, k))
+	}
+	return ids
+}
+
+// largestHistory returns the most events in the history of one of the
+// order's executions, and which. A batch child that is not found is
+// reported on warn and skipped.
+func largestHistory(ctx context.Context, c client.Client, number string, lines, batchSize int, warn io.Writer) (int, string, error) {
+	most, which := 0, ""
+	for _, id := range largeExecutions(number, lines, batchSize) {
+		n, err := historyEvents(ctx, c, id)
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) && id != contract.OrderWorkflowID(number) {
+			fmt.Fprintf(warn, "warning: %s not found; its history is not counted\n", id)
+			continue
+		}
+		if err != nil {
+			return 0, "", fmt.Errorf("history of %s: %w", id, err)
+		}
+		if n > most {
+			most, which = n, id
+		}
+	}
+	return most, which, nil
+}
+
+// historyEvents counts the events of a workflow's latest run.
+func historyEvents(ctx context.Context, c client.Client, workflowID string) (int, error) {
+	iter := c.GetWorkflowHistory(ctx, workflowID, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	n := 0
+	for iter.HasNext() {
+		if _, err := iter.Next(); err != nil {
+			return 0, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// peakRSSMB is this process's peak resident set size (VmHWM), in MiB.
+func peakRSSMB() (float64, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("peak RSS: %w", err)
+	}
+	kb, err := parseVmHWM(string(b))
+	if err != nil {
+		return 0, err
+	}
+	return roundTo(float64(kb)/1024, 1), nil
+}
+
+// parseVmHWM reads the VmHWM line of a /proc/<pid>/status text, in kB.
+func parseVmHWM(status string) (int64, error) {
+	for line := range strings.Lines(status) {
+		rest, ok := strings.CutPrefix(line, "VmHWM:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, fmt.Errorf("peak RSS: cannot read %q", strings.TrimSpace(line))
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil || kb < 0 {
+			return 0, fmt.Errorf("peak RSS: cannot read %q", strings.TrimSpace(line))
+		}
+		return kb, nil
+	}
+	return 0, errors.New("peak RSS: no VmHWM in /proc/self/status")
+}
+
+// largeSummary is the report of rounds: the median time, every time, the
+// largest history and the peak RSS over all rounds.
+func largeSummary(cfg benchConfig, rounds []largeRound) largeReport {
+	rep := largeReport{Mode: benchModeLarge, Lines: cfg.lines, Rounds: len(rounds), SecondsRuns: []float64{},
+		MaxParallelLines: cfg.maxParallelLines, BatchSize: cfg.batchSize}
+	for _, r := range rounds {
+		rep.SecondsRuns = append(rep.SecondsRuns, r.Seconds)
+		rep.MaxHistoryEvents = max(rep.MaxHistoryEvents, r.MaxHistory)
+		rep.PeakRSSMB = max(rep.PeakRSSMB, r.PeakRSSMB)
+	}
+	rep.Seconds = roundTo(medianOf(rep.SecondsRuns), 3)
+	return rep
+}
+
+// writeLargeReport prints a table of the rounds, the medians, and the
+// report as one JSON object on the last line.
+func writeLargeReport(w io.Writer, cfg benchConfig, rounds []largeRound) error {
+	rep := largeSummary(cfg, rounds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "round\torder\tlines\tseconds\tlines/s\tmax history events\tpeak RSS MiB\n")
+	for i, r := range rounds {
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.1f\t%d\t%.1f\n", i+1, r.Number, cfg.lines, r.Seconds,
+			float64(cfg.lines)/r.Seconds, r.MaxHistory, r.PeakRSSMB)
+	}
+	histories := make([]float64, len(rounds))
+	for i, r := range rounds {
+		histories[i] = float64(r.MaxHistory)
+	}
+	fmt.Fprintf(tw, "median\t\t%d\t%.3f\t%.1f\t%.0f\t\n", cfg.lines, rep.Seconds, float64(cfg.lines)/rep.Seconds, medianOf(histories))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "%d lines, --max-parallel-lines %d, --batch-size %d, LMS latency %s; peak RSS %.1f MiB\n",
+		cfg.lines, cfg.maxParallelLines, cfg.batchSize, cfg.lmsLatency, rep.PeakRSSMB)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// roundTo rounds x to n decimals.
+func roundTo(x float64, n int) float64 {
+	p := math.Pow10(n)
+	return math.Round(x*p) / p
+}
