@@ -153,6 +153,10 @@ func Start(opts Options) (*Server, error) {
 		// Eager start: the first workflow task runs without a round trip
 		// through matching.
 		dynamicconfig.EnableEagerWorkflowStart.Key(): true,
+		// Eager activities: an activity scheduled by a workflow task goes
+		// back to the worker that completed the task, without a round
+		// trip through matching.
+		dynamicconfig.EnableActivityEagerExecution.Key(): true,
 	}
 	srv, err := temporal.NewServer(
 		temporal.WithConfig(conf),

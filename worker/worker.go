@@ -50,10 +50,17 @@ func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.W
 	w := sdkworker.New(c, contract.TaskQueue, sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
+		// A large order keeps many batches and their lines busy at once:
+		// more pollers than the SDK's two keep the worker fed.
+		MaxConcurrentWorkflowTaskPollers: pollers,
+		MaxConcurrentActivityTaskPollers: pollers,
 	})
 	Register(w, acts)
 	return w
 }
+
+// pollers is how many long polls each task type keeps open.
+const pollers = 8
 
 // Register registers the fulfillment workflows and, when acts is not nil,
 // the line activities.
