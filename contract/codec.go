@@ -119,7 +119,7 @@ type wireCarry struct {
 // product types, courses and modes are left out: they are in the order the
 // carry travels with (FillFromOrder puts them back).
 func (c OrderCarry) MarshalJSON() ([]byte, error) {
-	t := StatusTable(withoutOrderFields(c.Lines))
+	t := StatusTable(WithoutOrderFields(c.Lines))
 	return json.Marshal(wireCarry{LineTable: &t, Refunds: refundsToWire(c.Refunds), Deadline: c.Deadline,
 		Seq: c.Seq, IgnoredRequests: c.IgnoredRequests})
 }
@@ -206,8 +206,9 @@ func (r *RevokeResult) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// withoutOrderFields is lines without what their order holds.
-func withoutOrderFields(lines []LineStatus) []LineStatus {
+// WithoutOrderFields is a copy of lines without what their order holds
+// (product type, course, mode); FillFromOrder puts it back.
+func WithoutOrderFields(lines []LineStatus) []LineStatus {
 	out := make([]LineStatus, len(lines))
 	for i, l := range lines {
 		l.ProductType, l.CourseID, l.Mode = "", "", ""
@@ -237,6 +238,6 @@ type wireLateRefundsInput LateRefundsInput
 // FillFromOrder).
 func (in LateRefundsInput) MarshalJSON() ([]byte, error) {
 	w := wireLateRefundsInput(in)
-	w.Base.Lines = withoutOrderFields(in.Base.Lines)
+	w.Base.Lines = WithoutOrderFields(in.Base.Lines)
 	return json.Marshal(w)
 }

@@ -67,7 +67,9 @@ type LineStatus struct {
 	State       LineState `json:"state"`
 	// Result is the module's last answer for this line's fulfillment.
 	Result *Result `json:"result,omitempty"`
-	// Attempts counts module calls for the current action.
+	// Attempts counts the tries the line's fulfillment took (failed reads
+	// of its observation included), across operator retries and account
+	// checks; revokes are not counted here.
 	Attempts  int    `json:"attempts"`
 	LastError string `json:"last_error,omitempty"`
 	// RefundID names the refund that covers this line, if any.
@@ -99,7 +101,9 @@ type StatusDocument struct {
 	Status      OrderState     `json:"status"`
 	Lines       []LineStatus   `json:"lines"`
 	Refunds     []RefundStatus `json:"refunds"`
-	// Closed is true in the final document, after the refund window.
+	// Closed is true once the order workflow has closed (after its refund
+	// window, or cancelled); refunds after that are still taken, by the
+	// order's late-refunds workflow.
 	Closed bool `json:"closed"`
 	// Cancelled is true once the order workflow was cancelled: fulfillment
 	// stopped, accepted refunds still run to their end.
@@ -107,7 +111,9 @@ type StatusDocument struct {
 	// IgnoredRequests lists the latest retry and refund signals the order
 	// did not act on, with the reason (a signal has no answer of its own).
 	IgnoredRequests []IgnoredRequest `json:"ignored_requests,omitempty"`
-	// RefundWindowEndsAt is when the order workflow closes.
+	// RefundWindowEndsAt is when the order workflow's refund window ends
+	// (an order waiting for an operator stays open past it); for a closed
+	// order's late refunds, until when they are taken.
 	RefundWindowEndsAt time.Time `json:"refund_window_ends_at,omitempty"`
 }
 

@@ -331,6 +331,3 @@ func (t LineTable) RevokeLines() ([]RevokeLine, error) {
 	}
 	return out, nil
 }
-
-// Len is the number of lines in the table.
-func (t LineTable) Len() int { return len(t.IDs) }

@@ -199,11 +199,4 @@ func (w *orderRun) stillAwaiting() []string {
 }
 
 // checking reports whether a line is being fulfilled.
-func (w *orderRun) checking() bool {
-	for _, l := range w.lines {
-		if _, ok := w.inFlight[l.ID]; ok {
-			return true
-		}
-	}
-	return false
-}
+func (w *orderRun) checking() bool { return len(w.inFlight) > 0 }

@@ -110,6 +110,7 @@ func (w *orderRun) runRevoke(ctx workflow.Context, refundID string, in contract.
 	var res contract.RevokeResult
 	err := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowRevoke, in).Get(cctx, &res)
 	r := w.findRefund(refundID)
+	pos := linePositions(r)
 	if err != nil {
 		workflow.GetLogger(ctx).Error("revoke workflow failed", "refund_id", refundID, "error", err)
 		// Only this revoke's lines failed; another retry of the same
@@ -117,10 +118,8 @@ func (w *orderRun) runRevoke(ctx workflow.Context, refundID string, in contract.
 		for _, rl := range in.Lines {
 			if l := w.line(rl.Line.ID); l != nil && l.State == contract.LineRevoking {
 				l.State, l.LastError = contract.LineRevokeFailed, err.Error()
-				for i := range r.Lines {
-					if r.Lines[i].ID == rl.Line.ID {
-						r.Lines[i].State = contract.LineRevokeFailed
-					}
+				if i, ok := pos[rl.Line.ID]; ok {
+					r.Lines[i].State = contract.LineRevokeFailed
 				}
 			}
 		}
@@ -129,10 +128,8 @@ func (w *orderRun) runRevoke(ctx workflow.Context, refundID string, in contract.
 		return
 	}
 	for _, rl := range res.Lines {
-		for i := range r.Lines {
-			if r.Lines[i].ID == rl.ID {
-				r.Lines[i] = rl
-			}
+		if i, ok := pos[rl.ID]; ok {
+			r.Lines[i] = rl
 		}
 		l := w.line(rl.ID)
 		l.State = rl.State
@@ -160,14 +157,13 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 		in := contract.RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: rid, Options: w.in.Options}
 		r := w.findRefund(rid)
 		r.State = contract.RefundRevoking
+		pos := linePositions(r)
 		for _, id := range byRefund[rid] {
 			l := w.line(id)
 			in.Lines = append(in.Lines, contract.PlanRevoke(w.orderLine(id), *l))
 			l.State, l.LastError = contract.LineRevoking, ""
-			for i := range r.Lines {
-				if r.Lines[i].ID == id {
-					r.Lines[i].State = contract.LineRevoking
-				}
+			if i, ok := pos[id]; ok {
+				r.Lines[i].State = contract.LineRevoking
 			}
 		}
 		w.seq++
@@ -186,4 +182,14 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 		})
 	}
 	w.publish(ctx)
+}
+
+// linePositions indexes a refund's lines by id (a refund may cover
+// thousands).
+func linePositions(r *contract.RefundStatus) map[string]int {
+	pos := make(map[string]int, len(r.Lines))
+	for i, l := range r.Lines {
+		pos[l.ID] = i
+	}
+	return pos
 }

@@ -19,13 +19,11 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 	}
 	res := contract.RevokeResult{RefundID: in.RefundID, State: contract.RefundRevoking, Lines: make([]contract.RefundLine, len(in.Lines))}
 	pos := map[string]int{}
-	uncertain := map[string]bool{}
 	var items []LineItem
 	for i, l := range in.Lines {
 		pos[l.Line.ID] = i
-		uncertain[l.Line.ID] = l.Uncertain && !l.Fulfilled
 		res.Lines[i] = contract.RefundLine{ID: l.Line.ID, State: contract.LineRefundedUnfulfilled}
-		if l.Fulfilled || l.Uncertain {
+		if l.Revokes() {
 			res.Lines[i].State = contract.LineRevoking
 			items = append(items, LineItem{Line: l.Line, Grant: l.Grant, Prior: l.Prior})
 		}
@@ -44,7 +42,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 		r := out.Result
 		res.Lines[i].Result = &r
 		switch {
-		case r.OK() && uncertain[out.ID] && r.Grant[modules.GrantAction] == lms.ActionNone:
+		case r.OK() && in.Lines[i].Uncertain && !in.Lines[i].Fulfilled && r.Grant[modules.GrantAction] == lms.ActionNone:
 			// The uncertain attempt had written nothing after all.
 			res.Lines[i].State = contract.LineRefundedUnfulfilled
 		case r.OK():
@@ -53,11 +51,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 			res.Lines[i].State = contract.LineRevokeFailed
 		}
 	}})
-	res.State = contract.RefundCompleted
-	for _, l := range res.Lines {
-		if l.State == contract.LineRevokeFailed {
-			res.State = contract.RefundRevocationError
-		}
-	}
+	// Every line has its outcome: completed, or revocation_error.
+	res.State = contract.RefundStateOf(res.Lines)
 	return res, nil
 }

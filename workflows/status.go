@@ -44,11 +44,8 @@ func (w *orderRun) snapshot(closed bool) contract.StatusDocument {
 	lines := slices.Clone(w.lines)
 	if len(lines) > w.opts.BatchSize {
 		// Large orders: the line's product, course and mode are in the
-		// order itself; repeating them would take the document past
-		// Temporal's 2 MB payload limit.
-		for i := range lines {
-			lines[i].ProductType, lines[i].CourseID, lines[i].Mode = "", "", ""
-		}
+		// order itself; repeating them costs payload for nothing.
+		lines = contract.WithoutOrderFields(w.lines)
 	}
 	st := contract.StatusDocument{
 		OrderNumber:        w.in.Order.Number,

@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"slices"
-
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursefulfill/fulfillment/contract"
@@ -78,18 +76,8 @@ func (w *orderRun) publishedState() contract.OrderState {
 // changeRefundingState: refunded (or partially) as soon as the refund was
 // accepted.
 func legacyOrderState(lines []contract.LineStatus, refunds []contract.RefundStatus) contract.OrderState {
-	has := func(states ...contract.LineState) bool {
-		return slices.ContainsFunc(lines, func(l contract.LineStatus) bool { return slices.Contains(states, l.State) })
-	}
-	switch {
-	case has(contract.LineRevokeFailed):
-		return contract.OrderRevocationError
-	case has(contract.LineFailed):
-		return contract.OrderFulfillmentError
-	case has(contract.LinePending, contract.LineFulfilling, contract.LineRetrying):
-		return contract.OrderFulfilling
-	case len(refunds) == 0:
-		return contract.OrderFulfilled
+	if s := contract.DeriveOrderState(lines, refunds); s != contract.OrderRefunding {
+		return s
 	}
 	for _, l := range lines {
 		if l.RefundID == "" {
