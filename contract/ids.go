@@ -74,3 +74,15 @@ func ParseLineActivityID(id string) (action Action, lineID string, ok bool) {
 	}
 	return Action(parts[0]), parts[1], true
 }
+
+// FulfillmentID names the n-th fulfillment run of an order's lines, the
+// prefix of its batches: "order-<number>~fulfill-<n>".
+func FulfillmentID(number string, n int) string {
+	return fmt.Sprintf("%s~fulfill-%d", OrderWorkflowID(number), n)
+}
+
+// BatchWorkflowID is the ID of the k-th batch (LinesWorkflow) of the
+// fulfillment or revoke named prefix: "<prefix>~batch-<k>".
+func BatchWorkflowID(prefix string, k int) string {
+	return fmt.Sprintf("%s~batch-%d", prefix, k)
+}

@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
-	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
@@ -54,9 +52,10 @@ func (c *cancelledClient) QueryWorkflow(context.Context, string, string, string,
 func TestStatusOfOrderCancelledByEarlierVersion(t *testing.T) {
 	fc := &cancelledClient{fakeClient: newFakeClient(), doc: contract.StatusDocument{OrderNumber: "OLD-1", Status: contract.OrderFulfilled}}
 	fc.started["order-OLD-1"] = fakeRun{id: "order-OLD-1", runID: "r1", input: contract.OrderInput{Order: testOrder("OLD-1")}}
-	_ = &workflowpb.WorkflowExecutionInfo{Execution: &commonpb.WorkflowExecution{}}
 	s := New(fc, Config{})
-	_, err := s.Status(context.Background(), "OLD-1")
-	t.Logf("status: %v", err)
+	st, err := s.Status(context.Background(), "OLD-1")
 	require.NoError(t, err, "status of an order cancelled by the earlier version")
+	require.Equal(t, contract.OrderFulfilled, st.Status, "the document the query replays to")
+	require.True(t, st.Closed)
+	require.True(t, st.Cancelled)
 }

@@ -25,6 +25,8 @@ const (
 type closedOrder struct {
 	// doc is the order's status: its final document, with the refunds
 	// taken after close (the LateRefundsWorkflow's document supersedes it).
+	// Not read when the LateRefundsWorkflow runs and the caller only sends
+	// it a request.
 	doc contract.StatusDocument
 	// closedAt is when the order workflow closed.
 	closedAt time.Time
@@ -32,13 +34,11 @@ type closedOrder struct {
 	// order.
 	firstRunID string
 	late       lateState
-	lateRunID  string
 }
 
 // closed reads the status of an order whose workflow has closed (however it
 // closed), given its description.
-func (s *Starter) closed(ctx context.Context, number string, info *workflowpb.WorkflowExecutionInfo) (closedOrder, error) {
-	id := contract.OrderWorkflowID(number)
+func (s *Starter) closed(ctx context.Context, number string, info *workflowpb.WorkflowExecutionInfo, needDoc bool) (closedOrder, error) {
 	c := closedOrder{firstRunID: info.GetFirstRunId()}
 	if c.firstRunID == "" {
 		c.firstRunID = info.GetExecution().GetRunId()
@@ -46,24 +46,23 @@ func (s *Starter) closed(ctx context.Context, number string, info *workflowpb.Wo
 	if t := info.GetCloseTime(); t != nil {
 		c.closedAt = t.AsTime()
 	}
-	runID := info.GetExecution().GetRunId()
-	var err error
-	switch info.GetStatus() {
-	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
-		c.doc, err = s.result(ctx, id, runID)
-	default:
-		// Terminated, failed or timed out: the query replays the run to
-		// where it ended.
-		c.doc, err = s.query(ctx, id, runID)
-		c.doc.Closed = true
-	}
-	if err != nil {
-		return c, err
-	}
 	lateID := contract.LateRefundsWorkflowID(number)
 	desc, err := s.c.DescribeWorkflowExecution(ctx, lateID, "")
 	switch {
 	case isNotFound(err):
+		id, runID := contract.OrderWorkflowID(number), info.GetExecution().GetRunId()
+		switch info.GetStatus() {
+		case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+			c.doc, err = s.result(ctx, id, runID)
+		default:
+			// Terminated, failed or timed out: the query replays the run
+			// to where it ended.
+			c.doc, err = s.query(ctx, id, runID)
+			c.doc.Closed = true
+		}
+		if err != nil {
+			return c, err
+		}
 		// Refunds after close taken by earlier versions, if any.
 		return c, s.withLegacyLateRefunds(ctx, number, &c.doc)
 	case err != nil:
@@ -72,20 +71,24 @@ func (s *Starter) closed(ctx context.Context, number string, info *workflowpb.Wo
 	// The LateRefundsWorkflow started from the order's document and holds
 	// every refund taken since: its document is the order's.
 	linfo := desc.GetWorkflowExecutionInfo()
-	c.lateRunID = linfo.GetExecution().GetRunId()
+	lateRunID := linfo.GetExecution().GetRunId()
 	switch linfo.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		c.late = lateRunning
-		c.doc, err = s.query(ctx, lateID, c.lateRunID)
+		if !needDoc {
+			// Requests go to the running workflow, which decides them.
+			return c, nil
+		}
+		c.doc, err = s.query(ctx, lateID, lateRunID)
 		if err == nil {
 			withPendingAttempts(&c.doc, desc.GetPendingActivities())
 		}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED, enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
 		c.late = lateClosed
-		c.doc, err = s.result(ctx, lateID, c.lateRunID)
+		c.doc, err = s.result(ctx, lateID, lateRunID)
 	default:
 		c.late = lateClosed
-		c.doc, err = s.query(ctx, lateID, c.lateRunID)
+		c.doc, err = s.query(ctx, lateID, lateRunID)
 	}
 	return c, err
 }
@@ -113,8 +116,9 @@ func errLateClosed(what, number string) error {
 	return wrap(ErrClosed, what, fmt.Errorf("order %s has closed and no longer takes this request", number))
 }
 
-// isLateClosed reports whether err says the LateRefundsWorkflow closed
-// between the starter's look and its request.
-func isLateClosed(err error) bool {
+// isClosedErr reports whether err says the workflow a request was sent to
+// (the order's, or its LateRefundsWorkflow) closed between the starter's
+// look and the request.
+func isClosedErr(err error) bool {
 	return errors.Is(err, ErrNotFound) || errors.Is(err, ErrClosed)
 }

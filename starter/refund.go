@@ -22,18 +22,17 @@ func (s *Starter) Refund(ctx context.Context, number string, req contract.Refund
 	// The order, then its LateRefundsWorkflow, may close between a look and
 	// a request; a second look sees where the request belongs.
 	for range 3 {
-		desc, err := s.c.DescribeWorkflowExecution(ctx, contract.OrderWorkflowID(number), "")
+		info, err := s.describeOrder(ctx, number)
 		if err != nil {
-			return contract.RefundResult{}, classify(err, "order "+number)
+			return contract.RefundResult{}, err
 		}
-		info := desc.GetWorkflowExecutionInfo()
 		var res contract.RefundResult
 		if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			_, err := s.update(ctx, contract.OrderWorkflowID(number), "refund of order "+number, contract.UpdateRefund, req, &res)
+			err := s.update(ctx, contract.OrderWorkflowID(number), "refund of order "+number, contract.UpdateRefund, req, &res)
 			if err == nil {
 				return refundAnswer(res, req), nil
 			}
-			if !isLateClosed(err) {
+			if !isClosedErr(err) {
 				return contract.RefundResult{}, err
 			}
 			// The refund window ended between the look and the update:
@@ -43,12 +42,12 @@ func (s *Starter) Refund(ctx context.Context, number string, req contract.Refund
 			}
 			continue
 		}
-		c, err := s.closed(ctx, number, info)
+		c, err := s.closed(ctx, number, info, false)
 		if err != nil {
 			return contract.RefundResult{}, err
 		}
 		res, err = s.refundClosed(ctx, number, c, req)
-		if isLateClosed(err) {
+		if isClosedErr(err) {
 			continue
 		}
 		return res, err
@@ -72,7 +71,7 @@ func (s *Starter) refundClosed(ctx context.Context, number string, c closedOrder
 	var res contract.RefundResult
 	switch c.late {
 	case lateRunning:
-		_, err := s.update(ctx, contract.LateRefundsWorkflowID(number), what, contract.UpdateRefund, req, &res)
+		err := s.update(ctx, contract.LateRefundsWorkflowID(number), what, contract.UpdateRefund, req, &res)
 		return refundAnswer(res, req), err
 	case lateClosed:
 		// Every line is refunded, or the late refund window is over: the
@@ -96,7 +95,7 @@ func (s *Starter) refundClosed(ctx context.Context, number string, c closedOrder
 	if err != nil {
 		return contract.RefundResult{}, err
 	}
-	_, err = s.updateWithStart(ctx, number, in, contract.UpdateRefund, req, &res)
+	err = s.updateWithStart(ctx, number, in, contract.UpdateRefund, req, &res)
 	return refundAnswer(res, req), err
 }
 

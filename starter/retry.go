@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -17,33 +18,26 @@ import (
 // after it closed, the retry of failed revokes goes to its
 // LateRefundsWorkflow.
 func (s *Starter) Retry(ctx context.Context, number string, req contract.RetryRequest) (contract.RetryResult, error) {
-	desc, err := s.c.DescribeWorkflowExecution(ctx, contract.OrderWorkflowID(number), "")
+	info, err := s.describeOrder(ctx, number)
 	if err != nil {
-		return contract.RetryResult{}, classify(err, "order "+number)
+		return contract.RetryResult{}, err
 	}
-	info := desc.GetWorkflowExecutionInfo()
 	what := "retry on order " + number
 	var res contract.RetryResult
 	if info.GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		accepted, err := s.update(ctx, contract.OrderWorkflowID(number), what, contract.UpdateRetry, req, &res)
-		if isLateClosed(err) {
+		err := s.update(ctx, contract.OrderWorkflowID(number), what, contract.UpdateRetry, req, &res)
+		if isClosedErr(err) {
 			return contract.RetryResult{}, wrap(ErrClosed, "retry", fmt.Errorf("order %s has closed; try again to retry its failed revokes", number))
-		}
-		if err == nil && !accepted {
-			res.LineIDs = req.LineIDs
 		}
 		return res, err
 	}
-	c, err := s.closed(ctx, number, info)
+	c, err := s.closed(ctx, number, info, false)
 	if err != nil {
 		return contract.RetryResult{}, err
 	}
 	switch c.late {
 	case lateRunning:
-		accepted, err := s.update(ctx, contract.LateRefundsWorkflowID(number), what, contract.UpdateRetry, req, &res)
-		if err == nil && !accepted {
-			res.LineIDs = req.LineIDs
-		}
+		err := s.update(ctx, contract.LateRefundsWorkflowID(number), what, contract.UpdateRetry, req, &res)
 		return res, err
 	case lateNone:
 		// Refunds taken after close by earlier versions may have failed
@@ -54,10 +48,7 @@ func (s *Starter) Retry(ctx context.Context, number string, req contract.RetryRe
 				if err != nil {
 					return contract.RetryResult{}, err
 				}
-				accepted, err := s.updateWithStart(ctx, number, in, contract.UpdateRetry, req, &res)
-				if err == nil && !accepted {
-					res.LineIDs = req.LineIDs
-				}
+				err = s.updateWithStart(ctx, number, in, contract.UpdateRetry, req, &res)
 				return res, err
 			}
 		}
@@ -66,9 +57,9 @@ func (s *Starter) Retry(ctx context.Context, number string, req contract.RetryRe
 }
 
 // update sends an update to a workflow and waits for it to be accepted, then
-// for its result up to UpdateWait. accepted is true once the workflow has
-// accepted it, even when the result did not arrive in time.
-func (s *Starter) update(ctx context.Context, workflowID, what, name string, arg, result any) (accepted bool, err error) {
+// for its result up to UpdateWait. An update accepted whose result did not
+// arrive in time is no error: it is durable, and result stays as it was.
+func (s *Starter) update(ctx context.Context, workflowID, what, name string, arg, result any) error {
 	h, err := s.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
 		UpdateName:   name,
@@ -76,7 +67,7 @@ func (s *Starter) update(ctx context.Context, workflowID, what, name string, arg
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
 	if err != nil {
-		return false, classifyRejection(err, what)
+		return classifyRejection(err, what)
 	}
 	return s.awaitUpdate(ctx, h, what, result)
 }
@@ -84,7 +75,7 @@ func (s *Starter) update(ctx context.Context, workflowID, what, name string, arg
 // updateWithStart sends an update to the order's LateRefundsWorkflow,
 // starting it with in if it does not run: concurrent callers start one
 // execution, and every update lands on it.
-func (s *Starter) updateWithStart(ctx context.Context, number string, in contract.LateRefundsInput, name string, arg, result any) (accepted bool, err error) {
+func (s *Starter) updateWithStart(ctx context.Context, number string, in contract.LateRefundsInput, name string, arg, result any) error {
 	what := name + " of closed order " + number
 	start := s.c.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:        contract.LateRefundsWorkflowID(number),
@@ -109,13 +100,13 @@ func (s *Starter) updateWithStart(ctx context.Context, number string, in contrac
 		},
 	})
 	if err != nil {
-		return false, classifyRejection(err, what)
+		return classifyRejection(err, what)
 	}
 	return s.awaitUpdate(ctx, h, what, result)
 }
 
 // awaitUpdate waits up to UpdateWait for an accepted update's result.
-func (s *Starter) awaitUpdate(ctx context.Context, h client.WorkflowUpdateHandle, what string, result any) (bool, error) {
+func (s *Starter) awaitUpdate(ctx context.Context, h client.WorkflowUpdateHandle, what string, result any) error {
 	waitCtx, cancel := context.WithTimeout(ctx, s.cfg.UpdateWait)
 	defer cancel()
 	if err := h.Get(waitCtx, result); err != nil {
@@ -124,10 +115,19 @@ func (s *Starter) awaitUpdate(ctx context.Context, h client.WorkflowUpdateHandle
 			if ctx.Err() == nil {
 				// Accepted but slow: the update is durable, so report it as
 				// accepted rather than failed.
-				return true, nil
+				return nil
 			}
 		}
-		return false, classifyRejection(err, what)
+		return classifyRejection(err, what)
 	}
-	return true, nil
+	return nil
+}
+
+// describeOrder describes the order's workflow.
+func (s *Starter) describeOrder(ctx context.Context, number string) (*workflowpb.WorkflowExecutionInfo, error) {
+	desc, err := s.c.DescribeWorkflowExecution(ctx, contract.OrderWorkflowID(number), "")
+	if err != nil {
+		return nil, classify(err, "order "+number)
+	}
+	return desc.GetWorkflowExecutionInfo(), nil
 }

@@ -25,7 +25,7 @@ func (s *Starter) Status(ctx context.Context, number string) (contract.StatusDoc
 	}
 	info := desc.GetWorkflowExecutionInfo()
 	if info.GetStatus() != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		c, err := s.closed(ctx, number, info)
+		c, err := s.closed(ctx, number, info, true)
 		return c.doc, err
 	}
 	st, err := s.query(ctx, id, info.GetExecution().GetRunId())

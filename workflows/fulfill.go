@@ -1,8 +1,6 @@
 package workflows
 
 import (
-	"fmt"
-
 	"github.com/coursefulfill/fulfillment/contract"
 	"go.temporal.io/sdk/workflow"
 )
@@ -27,7 +25,7 @@ func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
 		items = append(items, LineItem{Line: w.orderLine(id), Prior: l.Prior})
 	}
 	// "~" cannot appear in order numbers or refund ids: no collisions.
-	prefix := fmt.Sprintf("%s~fulfill-%d", contract.OrderWorkflowID(w.in.Order.Number), run)
+	prefix := contract.FulfillmentID(w.in.Order.Number, run)
 	w.active++
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {

@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -283,7 +282,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 	childOpts.MaxParallelLines = max(1, opts.MaxParallelLines/running)
 	childSem := workflow.NewSemaphore(ctx, int64(running))
 	for batch, chunk := range chunks {
-		childID := fmt.Sprintf("%s~batch-%d", childPrefix, batch)
+		childID := contract.BatchWorkflowID(childPrefix, batch)
 		var run []LineItem
 		for _, it := range chunk {
 			stop := func() {

@@ -38,7 +38,8 @@ type largeRound struct {
 	// executions, and MaxHistoryOf the workflow ID that has it.
 	MaxHistory   int
 	MaxHistoryOf string
-	// PeakRSSMB is the process's peak RSS at the end of the round.
+	// PeakRSSMB is the process's peak RSS so far (VmHWM: since start-up, rounds
+	// before this one included), read at the end of the round.
 	PeakRSSMB float64
 }
 
@@ -103,10 +104,8 @@ func (cfg *benchConfig) resolve(changed func(name string) bool) error {
 
 func runLargeBench(cmd *cobra.Command, cfg benchConfig) error {
 	ctx := cmd.Context()
+	// resolve checked both options within contract.Options' bounds.
 	opts := contract.Options{MaxParallelLines: cfg.maxParallelLines, BatchSize: cfg.batchSize}
-	if err := opts.Validate(); err != nil {
-		return err
-	}
 	s, stop, err := startBenchStack(ctx, cfg, opts)
 	if err != nil {
 		return err
@@ -242,7 +241,7 @@ func largeExecutions(number string, lines, batchSize int) []string {
 		return ids
 	}
 	for k := range (lines + batchSize - 1) / batchSize {
-		ids = append(ids, fmt.Sprintf("%s~fulfill-1~batch-%d", id, k))
+		ids = append(ids, contract.BatchWorkflowID(contract.FulfillmentID(number, 1), k))
 	}
 	return ids
 }
@@ -334,7 +333,7 @@ func largeSummary(cfg benchConfig, rounds []largeRound) largeReport {
 func writeLargeReport(w io.Writer, cfg benchConfig, rounds []largeRound) error {
 	rep := largeSummary(cfg, rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "round\torder\tlines\tseconds\tlines/s\tmax history events\tpeak RSS MiB\n")
+	fmt.Fprintf(tw, "round\torder\tlines\tseconds\tlines/s\tmax history events\tpeak RSS so far MiB\n")
 	for i, r := range rounds {
 		fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.1f\t%d\t%.1f\n", i+1, r.Number, cfg.lines, r.Seconds,
 			float64(cfg.lines)/r.Seconds, r.MaxHistory, r.PeakRSSMB)
