@@ -173,8 +173,9 @@ func (c *Client) ActiveEnrollments(ctx context.Context, username string) (_ []En
 		return nil, badResponse(op, resp, derr)
 	}
 	for _, e := range items {
-		if e.User != "" && e.User != username {
-			return nil, newError(op, TypeFilterIgnored, "the LMS listed another learner's enrollments", resp.status)
+		// Usernames compare without case, as the LMS's database does.
+		if e.User != "" && !strings.EqualFold(e.User, username) {
+			return nil, filterIgnored(op, "the LMS listed another learner's enrollments")
 		}
 	}
 	return items, nil

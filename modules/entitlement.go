@@ -188,19 +188,17 @@ func (e *Entitlement) restoreRun(ctx context.Context, req Request, run string) (
 	if mode == "" {
 		return Result{}, true
 	}
-	en, err := e.lms.GetEnrollment(ctx, req.User.Username, run)
+	// Enroll reads first: a learner already active in that mode (or a paid
+	// one, for a free mode) is left alone.
+	back := enrollRequest(req, mode)
+	back.CourseID = run
+	out, err := e.lms.Enroll(ctx, back)
 	if err != nil {
 		return ResultFromError(err), false
 	}
-	if en != nil && en.IsActive && en.Mode == mode {
-		return Result{}, true
+	if out.Wrote {
+		e.log.Info("entitlement's run enrollment restored", e.fields(req, zap.String("run", run), zap.String("mode", mode))...)
 	}
-	back := enrollRequest(req, mode)
-	back.CourseID = run
-	if _, err := e.lms.Enroll(ctx, back); err != nil {
-		return ResultFromError(err), false
-	}
-	e.log.Info("entitlement's run enrollment restored", e.fields(req, zap.String("run", run), zap.String("mode", mode))...)
 	return Result{}, true
 }
 

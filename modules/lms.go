@@ -57,7 +57,6 @@ type entitlementAPI interface {
 	// The run the line names: an LMS ties an entitlement to an enrollment
 	// the learner has in a run of its course, and unenrolls it with the
 	// entitlement's revoke.
-	GetEnrollment(ctx context.Context, username, courseID string) (*lms.Enrollment, error)
 	Enroll(ctx context.Context, req lms.EnrollRequest) (lms.Outcome, error)
 	ActiveEnrollments(ctx context.Context, username string) ([]lms.Enrollment, error)
 	GetEntitlement(ctx context.Context, uuid string) (*lms.Entitlement, error)
