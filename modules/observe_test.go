@@ -464,3 +464,27 @@ func TestEntitlementRefundKeepsTheRunEnrollmentFromElsewhere(t *testing.T) {
 	require.True(t, e.IsActive, "the enrollment from elsewhere stays: %+v", *e)
 	require.Equal(t, "audit", e.Mode)
 }
+
+// A revoke whose write the LMS applies and whose answer is lost: the retry
+// finds nothing left to undo and writes nothing, and the learner stays
+// unenrolled (the line then reads refunded_unfulfilled: nothing of the
+// order's is left).
+func TestSeatRevokeLostAnswerThenRetry(t *testing.T) {
+	w := newWorld(t, false)
+	seat := w.module("seat")
+	req := request("ada", line("seat", demo, "verified"))
+	req.Prior = observe(t, seat, req)
+	r := requireOK(t, seat.Fulfill(ctx, req))
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{LostAnswerRate: 1}))
+	lost := seat.Revoke(ctx, revokeWith(req, r.Grant))
+	require.NoError(t, w.sb.SetFaults(sandbox.Faults{}))
+	require.False(t, lost.OK(), "the answer was lost: %+v", lost)
+	require.True(t, lost.Retryable)
+	require.False(t, w.enrollment("ada", demo).IsActive, "the LMS applied the revoke")
+	writes := func() int { return w.sb.Snapshot("ada", demo).Enrollments[0].Writes }
+	before := writes()
+	again := requireOK(t, seat.Revoke(ctx, revokeWith(req, r.Grant)))
+	require.Equal(t, lms.ActionNone, again.Grant[modules.GrantAction], "nothing left to undo")
+	require.False(t, w.enrollment("ada", demo).IsActive)
+	require.Equal(t, before, writes(), "the retry writes nothing")
+}
