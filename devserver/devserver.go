@@ -7,10 +7,12 @@ package devserver
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	uiserver "github.com/temporalio/ui-server/v2/server"
@@ -26,6 +28,7 @@ import (
 	sqliteschema "go.temporal.io/server/schema/sqlite"
 	"go.temporal.io/server/temporal"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"google.golang.org/protobuf/types/known/durationpb"
 )
 
@@ -95,14 +98,48 @@ func CheckPort(ip string, port int) error {
 	return l.Close()
 }
 
-// FreePort returns a port that was free a moment ago on ip.
+// FreePort returns a port that was free a moment ago on ip. It is drawn
+// from below the kernel's ephemeral range: a port the kernel hands out with
+// ":0" is also the kind it hands to outgoing connections, and one of those
+// taking the port before the server binds it makes the Temporal server exit
+// the process.
 func FreePort(ip string) (int, error) {
+	low := ephemeralLow()
+	for range 64 {
+		port := minPickedPort + rand.IntN(low-minPickedPort)
+		if CheckPort(ip, port) == nil {
+			return port, nil
+		}
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	return port, l.Close()
+}
+
+// minPickedPort is the lowest port FreePort draws: above the well-known and
+// the commonly configured service ports.
+const minPickedPort = 20000
+
+// ephemeralLow is the first port of the kernel's ephemeral range (32768
+// when it cannot be read, Linux's default).
+func ephemeralLow() int {
+	const fallback = 32768
+	data, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return fallback
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) == 0 {
+		return fallback
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil || low <= minPickedPort+1000 {
+		return fallback
+	}
+	return low
 }
 
 // Start sets up the schema on first use, creates the namespace and starts the
@@ -162,7 +199,7 @@ func Start(opts Options) (*Server, error) {
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
 		temporal.WithStaticHosts(hosts),
-		temporal.WithLogger(tlog.NewZapLogger(opts.Logger)),
+		temporal.WithLogger(tlog.NewZapLogger(withFatalToStderr(opts.Logger))),
 		temporal.WithDynamicConfigClient(dyn),
 	)
 	if err != nil {
@@ -187,6 +224,17 @@ func Start(opts Options) (*Server, error) {
 		go func() { s.uiErr <- s.ui.Start() }()
 	}
 	return s, nil
+}
+
+// withFatalToStderr makes the server's fatal messages reach stderr whatever
+// logger it was given: the server ends the process after one (a port taken,
+// a store it cannot open), and with a quiet logger it would end silently.
+func withFatalToStderr(l *zap.Logger) *zap.Logger {
+	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	fatal := zapcore.NewCore(enc, zapcore.Lock(os.Stderr), zap.FatalLevel)
+	return l.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return zapcore.NewTee(c, fatal)
+	}))
 }
 
 // FrontendAddress is the host:port clients dial.

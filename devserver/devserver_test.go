@@ -66,3 +66,15 @@ func TestBusyPortIsReportedNotPanicked(t *testing.T) {
 	require.ErrorAs(t, err, &pe)
 	require.Equal(t, port, pe.Port)
 }
+
+// Ports handed out for the server's services are drawn below the kernel's
+// ephemeral range, where outgoing connections cannot take them between the
+// pick and the bind.
+func TestFreePortAvoidsEphemeralRange(t *testing.T) {
+	for range 20 {
+		port, err := devserver.FreePort("127.0.0.1")
+		require.NoError(t, err)
+		require.GreaterOrEqual(t, port, 20000)
+		require.Less(t, port, 32768)
+	}
+}
