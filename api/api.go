@@ -150,15 +150,17 @@ func New(cfg Config, st Starter, log *zap.Logger) (http.Handler, error) {
 	for _, rt := range routes {
 		fn := rt.handler
 		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fn(s, w, r) })
+		if takesJSON(rt.pattern) {
+			h = requireJSON(h)
+		}
 		if rt.auth {
 			h = s.requireToken(h)
 		}
 		mux.Handle(rt.pattern, h)
 	}
-	// Everything else gets a problem document rather than the mux's text.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		problem.Write(w, r, problem.New(http.StatusNotFound, problem.TypeNotFound, "no such route: see docs/api.md"))
-	})
+	// Everything else gets a problem document rather than the mux's text:
+	// 405 with Allow on a served path, else 404.
+	mux.Handle("/", unmatched(mux))
 	return s.observe(mux), nil
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/coursefulfill/fulfillment/internal/strictjson"
 	"github.com/coursefulfill/fulfillment/order"
 )
 
@@ -37,9 +39,29 @@ func DecodeOrder(r io.Reader) (order.Order, error) {
 	return o, nil
 }
 
-// decodeStrict decodes exactly one JSON value into v.
+// decodeStrict decodes exactly one JSON value into v. An object naming a
+// key twice is an error too: encoding/json would keep the last value, and
+// which one a client meant is anyone's guess.
 func decodeStrict(r io.Reader, v any) error {
-	dec := json.NewDecoder(r)
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return decodeErr(err)
+	}
+	if err := decodeOne(body, v); err != nil {
+		return err
+	}
+	var dup *strictjson.DuplicateKeyError
+	if err := strictjson.CheckDuplicateKeys(body); errors.As(err, &dup) {
+		return &DecodeError{Detail: dup.Error()}
+	} else if err != nil {
+		return decodeErr(err)
+	}
+	return nil
+}
+
+// decodeOne decodes the one JSON document of body into v.
+func decodeOne(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeErr(err)

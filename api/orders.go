@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -126,12 +125,8 @@ func (s *server) refundOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if req.RefundID == "" {
-		problem.Write(w, r, &problem.Problem{
-			Type: problem.TypeValidation, Title: "Unprocessable Entity", Status: http.StatusUnprocessableEntity,
-			Detail: "the refund is invalid",
-			Errors: []problem.FieldError{{Field: "refund_id", Detail: "is required"}},
-		})
+	if fields := append(checkRefundID(req.RefundID), checkRequestLines(req.LineIDs)...); len(fields) > 0 {
+		invalidRequest(w, r, "the refund is invalid", fields)
 		return
 	}
 	ctx, cancel := s.ctx(r)
@@ -172,6 +167,10 @@ func (s *server) retryOrder(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if fields := checkRequestLines(req.LineIDs); len(fields) > 0 {
+		invalidRequest(w, r, "the retry is invalid", fields)
+		return
+	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	res, err := s.st.Retry(ctx, number, req)
@@ -194,18 +193,19 @@ func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
 		}
 		pageSize = n
 	}
-	var token []byte
-	if v := q.Get("page_token"); v != "" {
-		t, err := base64.RawURLEncoding.DecodeString(v)
-		if err != nil {
-			fields = append(fields, problem.FieldError{Field: "page_token", Detail: "is not a token this API returned"})
-		}
-		token = t
-	}
 	if len(fields) > 0 {
 		problem.Write(w, r, &problem.Problem{Type: problem.TypeValidation, Status: http.StatusBadRequest,
 			Detail: "invalid query parameters", Errors: fields})
 		return
+	}
+	var token []byte
+	if v := q.Get("page_token"); v != "" {
+		t, err := s.decodePageToken(v)
+		if err != nil {
+			invalidRequest(w, r, "invalid query parameters", []problem.FieldError{{Field: "page_token", Detail: err.Error()}})
+			return
+		}
+		token = t
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
@@ -219,7 +219,7 @@ func (s *server) listOrders(w http.ResponseWriter, r *http.Request) {
 		out.Orders = []starter.OrderSummary{}
 	}
 	if len(page.NextPageToken) > 0 {
-		out.NextPageToken = base64.RawURLEncoding.EncodeToString(page.NextPageToken)
+		out.NextPageToken = s.encodePageToken(page.NextPageToken)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -53,7 +53,9 @@ func IsNumber(s string) bool {
 }
 
 // IsCourseRunKey reports whether s is a well-formed course run key.
-func IsCourseRunKey(s string) bool { return courseRunPattern.MatchString(s) }
+func IsCourseRunKey(s string) bool {
+	return len(s) <= MaxCourseKeyLength && courseRunPattern.MatchString(s)
+}
 
 // IsMode reports whether s is a known course mode slug.
 func IsMode(s string) bool {
@@ -77,6 +79,12 @@ func CanonicalUUID(s string) (canonical string, ok bool) {
 	}
 	h := strings.ToLower(strings.ReplaceAll(s, "-", ""))
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], true
+}
+
+// isMailAddress reports whether net/mail reads s as exactly the address s.
+func isMailAddress(s string) bool {
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s
 }
 
 func isUUID(s string) bool {
@@ -115,13 +123,14 @@ func (o *Order) Validate(mapped func(productType string) bool) error {
 	if o.User.Username == "" && o.User.Email == "" {
 		add("user", "needs a username or an email")
 	}
-	if o.User.Username != "" && !usernamePattern.MatchString(o.User.Username) {
-		add("user.username", "is not a valid LMS username")
+	if o.User.Username != "" && !IsUsername(o.User.Username) {
+		add("user.username", "is not a valid LMS username (2-150 letters, digits or _.@+-, at least one letter or digit)")
 	}
-	if o.User.Email != "" {
-		if a, err := mail.ParseAddress(o.User.Email); err != nil || a.Address != o.User.Email {
-			add("user.email", "is not a valid email address")
-		}
+	if o.User.Email != "" && !IsEmail(o.User.Email) {
+		add("user.email", "is not a valid email address of at most %d characters", MaxEmailLength)
+	}
+	if o.Source != "" && !IsSource(o.Source) {
+		add("source", "must be at most %d printable characters without spaces", MaxSourceLength)
 	}
 	if o.PlacedAt.IsZero() {
 		add("placed_at", "is required (RFC 3339 time)")
@@ -144,8 +153,15 @@ func (o *Order) Validate(mapped func(productType string) bool) error {
 			add(p+".id", "duplicate line id %q", l.ID)
 		}
 		seen[l.ID] = true
+		if l.SKU != "" && !IsSKU(l.SKU) {
+			add(p+".sku", "must be 1-%d letters, digits, spaces or ._:/#+()-, starting with a letter or digit", MaxSKULength)
+		}
 		if l.ProductType == "" {
 			add(p+".product_type", "is required")
+			continue
+		}
+		if !productTypePattern.MatchString(l.ProductType) {
+			add(p+".product_type", "must be 1-%d letters, digits or _.-, starting with a letter or digit", MaxProductTypeLength)
 			continue
 		}
 		if mapped != nil && !mapped(l.ProductType) {
@@ -185,7 +201,7 @@ func validateLineFields(p string, l Line) []FieldError {
 		case !isUUID(l.CourseUUID):
 			add("course_uuid", "is not a UUID (32 hex digits, hyphenated 8-4-4-4-12 or not, braces allowed)")
 		}
-		if l.CourseID != "" && !courseKeyPattern.MatchString(l.CourseID) && !IsCourseRunKey(l.CourseID) {
+		if l.CourseID != "" && (len(l.CourseID) > MaxCourseKeyLength || !courseKeyPattern.MatchString(l.CourseID) && !IsCourseRunKey(l.CourseID)) {
 			add("course_id", "is not a course key (Org+Course) or course run key")
 		}
 		if l.Mode != "" && !IsMode(l.Mode) {

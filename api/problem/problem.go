@@ -6,6 +6,9 @@ package problem
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // ContentType is the media type of a problem document.
@@ -27,6 +30,24 @@ const (
 	TypeInternal       = "urn:coursefulfill:problem:internal"
 	TypeNotConfigured  = "urn:coursefulfill:problem:not-configured"
 	TypeBadSignature   = "urn:coursefulfill:problem:bad-signature"
+	// TypeMethodNotAllowed: the route exists under other methods (Allow
+	// names them).
+	TypeMethodNotAllowed = "urn:coursefulfill:problem:method-not-allowed"
+	// TypeUnsupportedMediaType: a body that is not declared JSON.
+	TypeUnsupportedMediaType = "urn:coursefulfill:problem:unsupported-media-type"
+)
+
+// Bounds on what a problem document repeats of a request: a request naming
+// 100,000 unknown lines gets a bounded answer. docs/api.md states them.
+const (
+	// MaxDetailBytes bounds Detail; a longer one is cut, at a ", " when
+	// one is near, and ends with TruncatedMark.
+	MaxDetailBytes = 1024
+	// MaxErrors bounds Errors; when more are found, the last entry says
+	// how many were left out.
+	MaxErrors = 100
+	// TruncatedMark ends a Detail that was cut.
+	TruncatedMark = " … (truncated)"
 )
 
 // FieldError names one invalid field.
@@ -68,6 +89,7 @@ func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	if p.Title == "" {
 		p.Title = http.StatusText(p.Status)
 	}
+	p.Bound()
 	b, err := json.Marshal(p)
 	if err != nil {
 		// A Problem has only strings and ints: this cannot fail, but never
@@ -80,4 +102,34 @@ func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(b, '\n')) // the client has gone if this fails; nothing left to do
+}
+
+// Bound cuts Detail to MaxDetailBytes and Errors to MaxErrors entries (the
+// last of which then counts the ones left out). Write calls it.
+func (p *Problem) Bound() {
+	p.Detail = truncateDetail(p.Detail)
+	for i := range p.Errors {
+		p.Errors[i].Field = truncateDetail(p.Errors[i].Field)
+		p.Errors[i].Detail = truncateDetail(p.Errors[i].Detail)
+	}
+	if n := len(p.Errors); n > MaxErrors {
+		p.Errors = append(p.Errors[:MaxErrors-1:MaxErrors-1], FieldError{
+			Field: "...", Detail: strconv.Itoa(n-MaxErrors+1) + " more problems not shown"})
+	}
+}
+
+// truncateDetail cuts s to MaxDetailBytes (on a rune boundary, at the last
+// ", " of its second half when there is one) and marks the cut.
+func truncateDetail(s string) string {
+	if len(s) <= MaxDetailBytes {
+		return s
+	}
+	cut := MaxDetailBytes - len(TruncatedMark)
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if i := strings.LastIndex(s[:cut], ", "); i > cut/2 {
+		cut = i
+	}
+	return s[:cut] + TruncatedMark
 }
