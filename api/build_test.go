@@ -35,6 +35,9 @@ func TestConfigFromEnvAndBuild(t *testing.T) {
 	require.Equal(t, http.StatusServiceUnavailable, webhook(cfg))
 
 	env["WOOCOMMERCE_WEBHOOK_SECRET"] = "whsec"
+	_, err = api.ConfigFromEnv(getenv)
+	require.ErrorContains(t, err, "WOOCOMMERCE_STORES", "no store list and no explicit opt-out: no start")
+	env["WOOCOMMERCE_STORES"] = "https://shop.example.com/"
 	cfg, err = api.ConfigFromEnv(getenv)
 	require.NoError(t, err)
 	require.Equal(t, "whsec", cfg.WooCommerce.Secret)

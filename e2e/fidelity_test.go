@@ -558,7 +558,7 @@ func TestFidelityWooCommerceVariationWithoutItsOwnSKU(t *testing.T) {
 	  {"product_id": %d, "course_id": %q, "mode": "audit"}]}`, parentSKU, course, variationID, course))
 	require.NoError(t, err)
 	h, _, err := api.Build(shared.Client, api.BuildConfig{Token: shared.APIToken, Options: testOptions,
-		Mapped: shared.Registry.Mapped, WooCommerce: woocommerce.Config{Secret: wooSecret, Products: products}}, zap.NewNop())
+		Mapped: shared.Registry.Mapped, WooCommerce: woocommerce.Config{Secret: wooSecret, Products: products, AllowAnyStore: true}}, zap.NewNop())
 	require.NoError(t, err)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

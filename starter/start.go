@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -76,13 +78,13 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 	if err != nil {
 		return StartResult{}, false, err
 	}
-	same, err := sameContent(existing.Order, o)
+	differ, err := Differences(existing.Order, o)
 	if err != nil {
 		return StartResult{}, false, err
 	}
-	if !same {
+	if len(differ) > 0 {
 		return StartResult{}, false, wrap(ErrConflict, "start order "+o.Number,
-			fmt.Errorf("order %s was already submitted with different content", o.Number))
+			&ContentConflict{Number: o.Number, Differ: differ})
 	}
 	return res, false, nil
 }
@@ -103,16 +105,63 @@ func canonical(o order.Order) ([]byte, error) {
 	return b, nil
 }
 
-func sameContent(a, b order.Order) (bool, error) {
+// ContentConflict says which parts of a resent order differ from the order
+// that was started under its number: "user", "lines", "placed_at",
+// "source".
+type ContentConflict struct {
+	Number string
+	Differ []string
+}
+
+func (c *ContentConflict) Error() string {
+	return fmt.Sprintf("order %s was already submitted with different content (%s differ)", c.Number, strings.Join(c.Differ, ", "))
+}
+
+// Differences names the parts in which a and b are not the same order
+// (ContentConflict.Differ); none when they are the same order: lines in
+// any order, placed_at in any time zone, course UUIDs in any spelling, the
+// source (a shop's URL) in any case.
+func Differences(a, b order.Order) ([]string, error) {
+	var differ []string
+	if !strings.EqualFold(strings.TrimSpace(a.Source), strings.TrimSpace(b.Source)) {
+		differ = append(differ, "source")
+	}
+	a.Source, b.Source = "", ""
+	for _, part := range []struct {
+		name string
+		keep func(o order.Order) order.Order
+	}{
+		{"user", func(o order.Order) order.Order { return order.Order{User: o.User} }},
+		{"lines", func(o order.Order) order.Order { return order.Order{Lines: o.Lines} }},
+		{"placed_at", func(o order.Order) order.Order { return order.Order{PlacedAt: o.PlacedAt} }},
+	} {
+		ca, err := canonical(part.keep(a))
+		if err != nil {
+			return nil, err
+		}
+		cb, err := canonical(part.keep(b))
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(ca, cb) {
+			differ = append(differ, part.name)
+		}
+	}
+	// Whatever else an order holds (and the number, which is the same by
+	// construction) compares as a whole.
+	a.User, b.User, a.Lines, b.Lines, a.PlacedAt, b.PlacedAt = order.User{}, order.User{}, nil, nil, time.Time{}, time.Time{}
 	ca, err := canonical(a)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	cb, err := canonical(b)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return bytes.Equal(ca, cb), nil
+	if !bytes.Equal(ca, cb) {
+		differ = append(differ, "order")
+	}
+	return differ, nil
 }
 
 // input reads the OrderInput a workflow run was started with from the first

@@ -29,6 +29,9 @@ const (
 	// without the list, a signed delivery resent with another Source would
 	// be taken for another store's order.
 	EnvStores = "WOOCOMMERCE_STORES"
+	// EnvAllowAnyStore set to "true" accepts deliveries from any store when
+	// EnvStores is empty; without either the receiver does not start.
+	EnvAllowAnyStore = "WOOCOMMERCE_ALLOW_ANY_STORE"
 	// DefaultDeliveryTimeout bounds one delivery's handling.
 	DefaultDeliveryTimeout = 30 * time.Second
 )
@@ -137,8 +140,12 @@ type Config struct {
 	// accepts every product type.
 	Mapped func(productType string) bool
 	// Stores are the store URLs whose deliveries are accepted (see
-	// EnvStores); empty accepts any Source, with a warning at start-up.
+	// EnvStores). Empty is refused unless AllowAnyStore is set.
 	Stores []string
+	// AllowAnyStore accepts deliveries under any X-WC-Webhook-Source when
+	// Stores is empty (a sandbox, a test): a signed delivery resent under
+	// another Source is then taken for another store's order.
+	AllowAnyStore bool
 	// DeliveryTimeout bounds the handling of one delivery (default
 	// DefaultDeliveryTimeout), below the server's write timeout.
 	DeliveryTimeout time.Duration
@@ -196,8 +203,22 @@ func ConfigFromEnv(getenv func(string) string) (cfg Config, enabled bool, err er
 			cfg.Stores = append(cfg.Stores, s)
 		}
 	}
+	switch v := strings.TrimSpace(getenv(EnvAllowAnyStore)); v {
+	case "", "false":
+	case "true":
+		cfg.AllowAnyStore = true
+	default:
+		return Config{}, false, fmt.Errorf("woocommerce: %s must be true or false", EnvAllowAnyStore)
+	}
+	if len(cfg.Stores) == 0 && !cfg.AllowAnyStore {
+		return Config{}, false, errNoStores
+	}
 	return cfg, true, nil
 }
+
+// errNoStores refuses a receiver that would take any Source for a store.
+var errNoStores = fmt.Errorf("woocommerce: list the store URLs whose deliveries are accepted in %s "+
+	"(or, for a sandbox, set %s=true)", EnvStores, EnvAllowAnyStore)
 
 func isLoopback(host string) bool {
 	if host == "localhost" {

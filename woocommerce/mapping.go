@@ -50,11 +50,17 @@ func (rc *Receiver) buildOrder(number, source string, wo wcOrder) (order.Order, 
 		default:
 			problems = append(problems, lineProblem(li, fmt.Sprintf(
 				"product %d (sku %q) has no course_id meta and is not in the product map; add it to %s (as a course, or with \"non_course\": true)",
-				int64(li.ProductID), truncate(li.SKU, 64), EnvProductMap)))
+				int64(li.ProductID), truncate(strings.ToValidUTF8(li.SKU, ""), 64), EnvProductMap)))
 			continue
 		}
 		if li.ID <= 0 {
 			problems = append(problems, lineProblem(li, "has no id"))
+			continue
+		}
+		// A seat bought twice is still one enrollment: quantity above 1
+		// grants the line once. Below 1 nothing was bought.
+		if li.Quantity < 1 {
+			problems = append(problems, lineProblem(li, fmt.Sprintf("quantity must be at least 1, got %d", int64(li.Quantity))))
 			continue
 		}
 		o.Lines = append(o.Lines, line)

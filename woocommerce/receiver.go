@@ -20,7 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -129,6 +132,9 @@ func NewReceiver(cfg Config, f Fulfiller, log *zap.Logger) (*Receiver, error) {
 		stores[name] = true
 	}
 	if len(stores) == 0 {
+		if !cfg.AllowAnyStore {
+			return nil, errNoStores
+		}
 		log.Warn("deliveries from any store are accepted; list the stores in " + EnvStores +
 			" so a signed delivery cannot be replayed under another store's name")
 	}
@@ -161,8 +167,10 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		problem.Write(w, r, problem.New(http.StatusBadRequest, problem.TypeMalformed, "could not read the body"))
 		return
 	}
+	// Until the signature is checked every header is the caller's word:
+	// what is kept of them is bounded and, for the record, well-formed.
 	d := delivery{
-		id:     truncate(r.Header.Get("X-WC-Webhook-Delivery-ID"), 64),
+		id:     safeToken(r.Header.Get("X-WC-Webhook-Delivery-ID")),
 		topic:  truncate(r.Header.Get("X-WC-Webhook-Topic"), 64),
 		source: r.Header.Get("X-WC-Webhook-Source"),
 	}
@@ -180,10 +188,16 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"missing or invalid X-WC-Webhook-Signature"))
 		return
 	}
+	if !isJSONBody(r.Header.Get("Content-Type")) {
+		rc.reject(&Rejection{Kind: KindMalformed, DeliveryID: d.id, Reason: "the delivery's Content-Type is not application/json"})
+		problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, problem.TypeUnsupportedMediaType,
+			"a delivery's body must be JSON, sent with Content-Type: application/json"))
+		return
+	}
 	switch d.topic {
 	case "", "order.created", "order.updated", "order.restored":
 	default:
-		writeReply(w, http.StatusOK, Reply{Result: ResultIgnored, Detail: "topic " + d.topic + " is not handled"})
+		writeReply(w, http.StatusOK, Reply{Result: ResultIgnored, Detail: "topic " + strconv.Quote(d.topic) + " is not handled"})
 		return
 	}
 	if r.Header.Get("X-WC-Webhook-Resource") != "" && r.Header.Get("X-WC-Webhook-Resource") != "order" {
@@ -191,6 +205,9 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	store, err := storeName(d.source)
+	if err == nil && !order.IsSource(strings.TrimSpace(d.source)) {
+		err = fmt.Errorf("the X-WC-Webhook-Source header must be a URL of at most %d characters", order.MaxSourceLength)
+	}
 	if err != nil {
 		rc.reject(&Rejection{Kind: KindMalformed, DeliveryID: d.id, Reason: err.Error()})
 		problem.Write(w, r, problem.New(http.StatusBadRequest, problem.TypeMalformed, err.Error()))
@@ -303,7 +320,7 @@ func (rc *Receiver) start(ctx context.Context, d delivery, number string, wo wcO
 		return http.StatusOK, reply, false
 	case errors.Is(err, starter.ErrConflict):
 		rc.reject(&Rejection{Kind: KindConflict, Store: d.store, OrderNumber: number, DeliveryID: d.id,
-			Reason: "the order changed after fulfillment started (lines, billing email or date differ); fulfillment goes on with the first version"})
+			Reason: "the order changed after fulfillment started (" + differs(err) + "); fulfillment goes on with the first version"})
 		reply.Result = ResultRejected
 		reply.Detail = "the order was already submitted with different content; recorded for an operator"
 		return http.StatusOK, reply, true
@@ -337,7 +354,10 @@ func isPing(body []byte) bool {
 	return true
 }
 
-func writeReply(w http.ResponseWriter, code int, reply Reply) { writeJSON(w, code, reply) }
+func writeReply(w http.ResponseWriter, code int, reply Reply) {
+	reply.Errors = boundErrors(reply.Errors)
+	writeJSON(w, code, reply)
+}
 
 func writeJSON(w http.ResponseWriter, code int, v any) { httpjson.Write(w, code, v) }
 
@@ -346,4 +366,54 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// deliveryIDPattern is what a delivery id is kept as: WooCommerce's are
+// numbers or UUIDs.
+var deliveryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
+// safeToken is s when it is a well-formed, short delivery id, else "": an
+// unsigned caller's header is not repeated into the record as it came.
+func safeToken(s string) string {
+	if deliveryIDPattern.MatchString(s) {
+		return s
+	}
+	return ""
+}
+
+// isJSONBody reports whether a delivery's Content-Type is JSON (charset
+// parameters aside: stores send "application/json; charset=utf-8" too).
+func isJSONBody(contentType string) bool {
+	mt, _, err := mime.ParseMediaType(contentType)
+	return err == nil && mt == "application/json"
+}
+
+// differs names what differs between a resent order and the one
+// fulfillment started with, from the starter's conflict.
+func differs(err error) string {
+	var c *starter.ContentConflict
+	if errors.As(err, &c) && len(c.Differ) > 0 {
+		return strings.Join(translateFields(c.Differ), ", ") + " differ"
+	}
+	return "its content differs"
+}
+
+// translateFields names order fields the way the store does.
+func translateFields(fields []string) []string {
+	out := make([]string, len(fields))
+	for i, f := range fields {
+		switch f {
+		case "user":
+			out[i] = "billing email"
+		case "placed_at":
+			out[i] = "date_created_gmt"
+		case "lines":
+			out[i] = "line items"
+		case "source":
+			out[i] = "X-WC-Webhook-Source"
+		default:
+			out[i] = f
+		}
+	}
+	return out
 }

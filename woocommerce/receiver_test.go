@@ -62,7 +62,7 @@ func newEnv(t *testing.T, store woocommerce.StoreAPI) *env {
 	pm, err := woocommerce.ParseProductMap([]byte(productMap))
 	require.NoError(t, err)
 	fake := &startertest.Fake{}
-	rc, err := woocommerce.NewReceiver(woocommerce.Config{Secret: secret, Products: pm, Store: store}, fake, zap.NewNop())
+	rc, err := woocommerce.NewReceiver(woocommerce.Config{Secret: secret, Products: pm, Store: store, AllowAnyStore: true}, fake, zap.NewNop())
 	require.NoError(t, err)
 	return &env{t: t, fake: fake, rc: rc}
 }

@@ -2,10 +2,12 @@ package woocommerce
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
 
+	"github.com/coursefulfill/fulfillment/api/problem"
 	"github.com/coursefulfill/fulfillment/order"
 )
 
@@ -48,6 +50,7 @@ type Rejection struct {
 // refund) and logs it.
 func (rc *Receiver) reject(rj *Rejection) {
 	now := rc.cfg.Now().UTC()
+	rj.Errors = boundErrors(rj.Errors)
 	rc.log.Warn("woocommerce delivery rejected",
 		zap.String("kind", rj.Kind),
 		zap.String("store", rj.Store),
@@ -107,4 +110,15 @@ func (rc *Receiver) Rejections() []Rejection {
 // ServeRejections answers GET /api/v1/webhooks/woocommerce/rejections.
 func (rc *Receiver) ServeRejections(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"rejections": rc.Rejections()})
+}
+
+// boundErrors keeps at most problem.MaxErrors field errors, the last of
+// them counting the ones left out: a delivery of 10,000 broken lines is
+// recorded and answered in a few kilobytes.
+func boundErrors(errs []order.FieldError) []order.FieldError {
+	if len(errs) <= problem.MaxErrors {
+		return errs
+	}
+	out := append([]order.FieldError(nil), errs[:problem.MaxErrors-1]...)
+	return append(out, order.FieldError{Field: "...", Detail: strconv.Itoa(len(errs)-problem.MaxErrors+1) + " more problems not shown"})
 }

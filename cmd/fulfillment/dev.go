@@ -13,6 +13,7 @@ import (
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
+	"github.com/coursefulfill/fulfillment/woocommerce"
 )
 
 // sampleOrder is the order the printed curl places (inside single quotes:
@@ -52,7 +53,7 @@ NAME_FILE; set only one):
 			}
 			defer func() { _ = logger.Sync() }()
 			cfg.Logger = logger
-			apiCfg, err := api.ConfigFromEnv(os.Getenv)
+			apiCfg, err := api.ConfigFromEnv(devGetenv(cfg))
 			if err != nil {
 				return err
 			}
@@ -135,6 +136,19 @@ Then read its status:
 Press Ctrl-C to stop.
 `, b.apiURL, b.uiURL, b.temporalAddr, contract.TaskQueue, b.lmsURL, b.lmsNote, b.dataDir,
 		api.EnvToken, b.token, b.apiURL, api.EnvToken, sampleOrder, b.apiURL, api.EnvToken)
+}
+
+// devGetenv is os.Getenv, except that with the sandbox LMS a WooCommerce
+// receiver without WOOCOMMERCE_STORES accepts any store (a sandbox has no
+// store list to keep); with a real LMS the list is required as in
+// production.
+func devGetenv(cfg stack.Config) func(string) string {
+	return func(k string) string {
+		if k == woocommerce.EnvAllowAnyStore && cfg.LMSURL == "" && os.Getenv(k) == "" {
+			return "true"
+		}
+		return os.Getenv(k)
+	}
 }
 
 func sandboxNote(cfg stack.Config) string {

@@ -4,7 +4,6 @@ package startertest
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,16 +98,13 @@ func (f *Fake) StartOrder(_ context.Context, o order.Order) (starter.StartResult
 	}
 	res := starter.StartResult{OrderNumber: o.Number, WorkflowID: contract.OrderWorkflowID(o.Number), RunID: "run-" + o.Number}
 	if old, ok := f.orders[o.Number]; ok {
-		a, err := json.Marshal(old.o)
+		differ, err := starter.Differences(old.o, o)
 		if err != nil {
 			return starter.StartResult{}, false, err
 		}
-		b, err := json.Marshal(o)
-		if err != nil {
-			return starter.StartResult{}, false, err
-		}
-		if string(a) != string(b) {
-			return starter.StartResult{}, false, fmt.Errorf("start order %s: %w", o.Number, starter.ErrConflict)
+		if len(differ) > 0 {
+			return starter.StartResult{}, false, fmt.Errorf("start order %s: %w: %w", o.Number, starter.ErrConflict,
+				&starter.ContentConflict{Number: o.Number, Differ: differ})
 		}
 		return res, false, nil
 	}
