@@ -47,6 +47,8 @@ type Config struct {
 	LMSURL string
 	// LMSAutoRegister makes the sandbox LMS accept unknown usernames.
 	LMSAutoRegister bool
+	// LMSAdminToken, when set, is required by the sandbox LMS's admin API.
+	LMSAdminToken string
 	// LMSInMemory keeps the sandbox LMS's state in memory even with a
 	// DataDir (benchmarks: its state file is rewritten on every change).
 	LMSInMemory bool
@@ -167,6 +169,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			ClientID:     sandbox.DevClientID,
 			ClientSecret: sandbox.DevClientSecret,
 			APIKey:       sandbox.DevAPIKey,
+			AdminToken:   cfg.LMSAdminToken,
 			Logger:       cfg.Logger.Named("sandbox-lms"),
 		}
 		if cfg.DataDir != "" && !cfg.LMSInMemory {

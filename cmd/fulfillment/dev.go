@@ -90,6 +90,7 @@ NAME_FILE; set only one):
 	f.IntVar(&cfg.LMSPort, "lms-port", 18000, "sandbox LMS port")
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
+	f.StringVar(&cfg.LMSAdminToken, "lms-admin-token", os.Getenv(envSandboxAdminToken), "sandbox LMS: token its admin API requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
 	registerModulesConfig(cmd, &cfg.ModulesConfig)
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
 	logs.register(cmd, "info", logConsole)

@@ -18,6 +18,10 @@ import (
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 )
 
+// envSandboxAdminToken names the sandbox LMS admin API's token in the
+// environment.
+const envSandboxAdminToken = "SANDBOX_LMS_ADMIN_TOKEN"
+
 // newSandboxLMSCommand is `fulfillment sandbox-lms`: the sandbox LMS alone,
 // for trying the client, the worker or a shop against something that
 // behaves like Open edX.
@@ -25,6 +29,7 @@ func newSandboxLMSCommand() *cobra.Command {
 	var (
 		host, stateFile, catalog, users    string
 		clientID, clientSecret, apiKey     string
+		adminToken                         string
 		port, errorStatus, throttle        int
 		autoRegister                       bool
 		latency, tokenLifetime, retryAfter time.Duration
@@ -52,7 +57,7 @@ API key ` + sandbox.DevAPIKey + `.`,
 			lms, err := sandbox.New(sandbox.Options{
 				StateFile: stateFile, CatalogFile: catalog, UsersFile: users, AutoRegister: autoRegister,
 				ClientID: clientID, ClientSecret: clientSecret, APIKey: apiKey,
-				TokenLifetime: tokenLifetime, JWTRequestsPerMinute: throttle,
+				TokenLifetime: tokenLifetime, JWTRequestsPerMinute: throttle, AdminToken: adminToken,
 				Faults: sandbox.Faults{Latency: latency, ErrorRate: errorRate, ErrorStatus: errorStatus, RetryAfter: retryAfter},
 				Logger: logger.Named("sandbox-lms"),
 			})
@@ -103,6 +108,7 @@ API key ` + sandbox.DevAPIKey + `.`,
 	f.StringVar(&clientID, "client-id", sandbox.DevClientID, "OAuth2 client id of the staff service user")
 	f.StringVar(&clientSecret, "client-secret", sandbox.DevClientSecret, "OAuth2 client secret of the staff service user")
 	f.StringVar(&apiKey, "api-key", sandbox.DevAPIKey, "X-Edx-Api-Key value")
+	f.StringVar(&adminToken, "admin-token", os.Getenv(envSandboxAdminToken), "token the admin API under /sandbox/ requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
 	f.DurationVar(&tokenLifetime, "token-lifetime", sandbox.DefaultTokenLifetime, "lifetime of issued tokens")
 	f.IntVar(&throttle, "throttle-per-minute", 0, "429 JWT callers (without the API key) above this many requests per minute; 0 = off")
 	f.DurationVar(&latency, "latency", 0, "delay every LMS answer by this much")

@@ -111,7 +111,8 @@ func (l *LMS) Reset() {
 	l.changed()
 }
 
-func (l *LMS) adminRoutes(mux *http.ServeMux) {
+func (l *LMS) adminRoutes(root *http.ServeMux) {
+	mux := adminMux{root: root, guard: l.adminOnly}
 	mux.HandleFunc("GET /sandbox/enrollments", func(w http.ResponseWriter, r *http.Request) {
 		q := r.URL.Query()
 		writeJSON(w, http.StatusOK, l.Snapshot(q.Get("user"), q.Get("course_id")))
@@ -188,6 +189,17 @@ func (l *LMS) adminRoutes(mux *http.ServeMux) {
 		l.Reset()
 		w.WriteHeader(http.StatusNoContent)
 	})
+}
+
+// adminMux registers admin handlers behind a guard.
+type adminMux struct {
+	root  *http.ServeMux
+	guard func(http.HandlerFunc) http.HandlerFunc
+}
+
+// HandleFunc registers h, guarded, for pattern.
+func (m adminMux) HandleFunc(pattern string, h http.HandlerFunc) {
+	m.root.HandleFunc(pattern, m.guard(h))
 }
 
 // decodeAdmin decodes an admin request body strictly (unknown fields are

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"math"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
@@ -226,4 +227,46 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// AdminTokenHeader carries the admin API's token (Options.AdminToken) as
+// "Authorization: Bearer <token>"; this header is an alternative that
+// leaves Authorization to the LMS paths' credentials.
+const AdminTokenHeader = "X-Sandbox-Admin-Token"
+
+// adminOnly guards the admin API (/sandbox/): it holds learners' emails and
+// can reset state and inject faults, so it answers only callers on this
+// machine (403 otherwise, whatever address the sandbox listens on) and,
+// when Options.AdminToken is set, only with that token (401).
+func (l *LMS) adminOnly(next http.HandlerFunc) http.HandlerFunc {
+	want := sha256.Sum256([]byte(l.opts.AdminToken))
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !fromLoopback(r) {
+			writeJSON(w, http.StatusForbidden, map[string]any{"error": "the sandbox admin API answers only callers on this machine"})
+			return
+		}
+		if l.opts.AdminToken != "" {
+			got := r.Header.Get(AdminTokenHeader)
+			if scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " "); got == "" && ok && strings.EqualFold(scheme, "Bearer") {
+				got = strings.TrimSpace(tok)
+			}
+			sum := sha256.Sum256([]byte(got))
+			if subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="sandbox-admin"`)
+				writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "send the sandbox admin token (Authorization: Bearer or " + AdminTokenHeader + ")"})
+				return
+			}
+		}
+		next(w, r)
+	}
+}
+
+// fromLoopback reports whether r came from a loopback address.
+func fromLoopback(r *http.Request) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -79,6 +79,10 @@ type Options struct {
 	// JWTRequestsPerMinute throttles JWT callers without the API key on the
 	// enrollment endpoints (429 with Retry-After); 0 means no throttling.
 	JWTRequestsPerMinute int
+	// AdminToken, when set, is required by the admin API under /sandbox/
+	// (Authorization: Bearer, or X-Sandbox-Admin-Token). The admin API
+	// answers only loopback callers either way.
+	AdminToken string
 	// Faults are injected from start-up (see also POST /sandbox/faults).
 	Faults Faults
 	// Logger receives request logs; nil means none.
