@@ -462,6 +462,8 @@ func FuzzDecodeOrder(f *testing.F) {
 	f.Add([]byte(`{"placed_at":"yesterday"}`))
 	f.Add([]byte("\x00\xff{"))
 	f.Add([]byte(`null`))
+	f.Add([]byte(`{"number":"F-1","number":"F-2"}`))
+	f.Add([]byte(`{"number":"F-1","user":{"username":".."},"lines":[{"id":"..","product_type":"seat","sku":"\u0000"}],"placed_at":"2026-01-01T00:00:00Z"}`))
 	fake := &startertest.Fake{Mapped: mapped}
 	h, err := api.New(api.Config{Token: token, Mapped: mapped}, fake, zap.NewNop())
 	require.NoError(f, err)
@@ -477,6 +479,7 @@ func FuzzDecodeOrder(f *testing.F) {
 		}
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/orders", bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code >= 500 {

@@ -197,6 +197,35 @@ func TestLogsCarryNoPersonalDataNorSecrets(t *testing.T) {
 	place(numD, map[string]any{"email": nobodyEmail}, line("1", "seat", seat("audit")))
 	require.Equal(t, contract.ErrorType(lms.TypeUserNotFound), wait(numD, is(contract.OrderFulfillmentError)).Lines[0].Result.ErrorType)
 
+	// An unknown course and a course whose enrollment has closed: the
+	// LMS's answers travel into failures, logs and the status document.
+	courseUser, courseEmail := learner(name("course"), name("course")+"@example.com")
+	addUser(courseUser, courseEmail)
+	numE := name("-E")
+	place(numE, map[string]any{"username": courseUser, "email": courseEmail},
+		line("nocourse", "seat", map[string]any{"course_id": "course-v1:edX+Nowhere+2026", "mode": "verified"}),
+		line("closed", "seat", map[string]any{"course_id": sandbox.ClosedCourseID, "mode": "verified"}))
+	st = wait(numE, is(contract.OrderFulfillmentError))
+	types := map[string]contract.ErrorType{}
+	for _, l := range st.Lines {
+		types[l.ID] = l.Result.ErrorType
+	}
+	require.Equal(t, map[string]contract.ErrorType{"nocourse": lms.TypeCourseNotFound, "closed": lms.TypeEnrollmentClosed}, types)
+
+	// A learner who left: their account is gone when the refund's revoke
+	// names them, and the LMS answers "The user … does not exist.".
+	leftUser, leftEmail := learner(name(".left-x"), name("left")+"@example.com")
+	addUser(leftUser, leftEmail)
+	numF := name("-F")
+	place(numF, map[string]any{"username": leftUser, "email": leftEmail}, line("1", "seat", seat("verified")))
+	wait(numF, is(contract.OrderFulfilled))
+	require.Equal(t, http.StatusNoContent, callURL(t, http.MethodDelete, s.LMSURL+"/sandbox/users/"+leftUser, "", nil, nil))
+	require.Equal(t, http.StatusAccepted, api(http.MethodPost, "/api/v1/orders/"+numF+"/refunds", map[string]any{"refund_id": "R-left"}, nil))
+	st = wait(numF, func(st contract.StatusDocument) bool {
+		return len(st.Refunds) == 1 && st.Refunds[0].State != contract.RefundRevoking
+	})
+	require.Equal(t, contract.OrderRevocationError, st.Status, "%+v", st)
+
 	// A WooCommerce order, then its refund.
 	wooUser, wooEmail := learner(name("woo"), name("woo")+"@example.com")
 	addUser(wooUser, wooEmail)

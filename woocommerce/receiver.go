@@ -382,8 +382,12 @@ func safeToken(s string) string {
 }
 
 // isJSONBody reports whether a delivery's Content-Type is JSON (charset
-// parameters aside: stores send "application/json; charset=utf-8" too).
+// parameters aside) or missing: the signature, not the header, vouches for
+// the body, but a body declared as something else is not an order.
 func isJSONBody(contentType string) bool {
+	if strings.TrimSpace(contentType) == "" {
+		return true
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	return err == nil && mt == "application/json"
 }

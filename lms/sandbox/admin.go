@@ -101,6 +101,25 @@ func (l *LMS) AddUser(u User) error {
 	return nil
 }
 
+// RemoveUser deletes a learner's account, as when a learner leaves (their
+// account is retired): the LMS then answers calls naming them "The user …
+// does not exist.". Their enrollments stay. It reports whether the user
+// existed.
+func (l *LMS) RemoveUser(username string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	u, ok := l.users[username]
+	if !ok {
+		return false
+	}
+	delete(l.users, username)
+	if l.byEmail[normEmail(u.Email)] == username {
+		delete(l.byEmail, normEmail(u.Email))
+	}
+	l.changed()
+	return true
+}
+
 // Reset forgets every enrollment, pre-enrollment and entitlement.
 func (l *LMS) Reset() {
 	l.mu.Lock()
@@ -157,6 +176,13 @@ func (l *LMS) adminRoutes(root *http.ServeMux) {
 			return
 		}
 		writeJSON(w, http.StatusCreated, u)
+	})
+	mux.HandleFunc("DELETE /sandbox/users/{username}", func(w http.ResponseWriter, r *http.Request) {
+		if !l.RemoveUser(r.PathValue("username")) {
+			writeJSON(w, http.StatusNotFound, map[string]any{"error": "no such user"})
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /sandbox/faults", func(w http.ResponseWriter, r *http.Request) {
 		l.mu.Lock()
