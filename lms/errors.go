@@ -178,7 +178,7 @@ func classifyResponse(op string, status int, header http.Header, body []byte) *E
 	case status >= 500:
 		typ = TypeServerError
 	}
-	if msg == "" {
+	if sanitizeMessage(msg) == "" { // nothing readable left of it
 		msg = http.StatusText(status)
 		if msg == "" {
 			msg = "HTTP " + strconv.Itoa(status)
