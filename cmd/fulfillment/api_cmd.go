@@ -38,7 +38,8 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
   WOOCOMMERCE_STORE_URL, WOOCOMMERCE_CONSUMER_KEY (or _FILE),
   WOOCOMMERCE_CONSUMER_SECRET (or _FILE)
                                store REST API, to learn the lines of partial refunds
-  WOOCOMMERCE_STORES           store URLs whose deliveries are accepted
+  WOOCOMMERCE_STORES           store URLs whose deliveries are accepted (required
+                               with the receiver, unless WOOCOMMERCE_ALLOW_ANY_STORE=true)
   FULFILLMENT_MODULES_CONFIG   default of --modules-config
   TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE
                                defaults of --temporal-address, --namespace`,
