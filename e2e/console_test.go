@@ -61,7 +61,7 @@ func TestConsoleShowsWhyAndBulkRetryAfterFix(t *testing.T) {
 	require.NoError(t, v.Get(&meta))
 	cur := meta.GetCurrentDetails()
 	require.Contains(t, cur, "**fulfillment_error** · 1 line(s) · **1 need a person**")
-	require.Contains(t, cur, "| 1 · seat | "+course+" | failed | CourseNotFound |")
+	require.Contains(t, cur, "| 1 · seat · "+course+" | failed | **CourseNotFound**: ")
 	require.Contains(t, cur, "create the course run in the LMS")
 
 	// Summaries on the line's activity and the refund-window timer.

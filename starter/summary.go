@@ -45,7 +45,7 @@ func orderDetails(o order.Order) string {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", l.ID, l.ProductType, dashIfEmpty(course(l)), dashIfEmpty(l.Mode))
 	}
-	fmt.Fprintf(&b, "\nWhy a line is not fulfilled, and what to do, is in **Current Details** above; every line's state is in the `%s` query. "+
+	fmt.Fprintf(&b, "\nWhy a line is not fulfilled, and what to do, is in **Current Details**; every line's state is in the `%s` query. "+
 		"Act with **Send an Update**: `%s` (`{}`) once the cause is fixed, `%s` (`{\"refund_id\":\"R-1\"}`). "+
 		"Never Reset or Terminate an order (docs/operations.md).", contract.QueryStatus, contract.UpdateRetry, contract.UpdateRefund)
 	return b.String()

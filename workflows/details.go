@@ -125,7 +125,8 @@ func cell(s string, limit int) string {
 
 // currentDetails is the markdown the Web UI shows as the order's current
 // details: the order's state in a sentence, then one row per line that is
-// not settled (state, error type, message, what to do next), then the
+// not settled (its state, why: error type and message, what to do next),
+// then the
 // signals the order ignored lately.
 func (w *orderRun) currentDetails() string {
 	var b strings.Builder
@@ -154,7 +155,7 @@ func (w *orderRun) currentDetails() string {
 	}
 	b.WriteString("\n")
 	if open > 0 {
-		b.WriteString("\n| line | course | state | error type | message | what to do next |\n| --- | --- | --- | --- | --- | --- |\n")
+		b.WriteString("\n| line | state | why | what to do next |\n| --- | --- | --- | --- |\n")
 		rows := 0
 		for _, l := range w.lines {
 			if settled(l.State) {
@@ -173,8 +174,12 @@ func (w *orderRun) currentDetails() string {
 			if course == "" {
 				course = w.orderLine(l.ID).CourseUUID
 			}
-			fmt.Fprintf(&b, "| %s · %s | %s | %s | %s | %s | %s |\n", cell(l.ID, 40), cell(l.ProductType, 20), cell(course, 80),
-				l.State, cell(errType, 40), cell(msg, maxDetailMessage), nextStep(l))
+			why := "–"
+			if errType != "" {
+				why = "**" + cell(errType, 40) + "**: " + cell(msg, maxDetailMessage)
+			}
+			fmt.Fprintf(&b, "| %s · %s · %s | %s | %s | %s |\n", cell(l.ID, 40), cell(l.ProductType, 20), cell(course, 80),
+				l.State, why, nextStep(l))
 		}
 	}
 	if n := len(w.ignored); n > 0 {

@@ -64,7 +64,7 @@ func TestCurrentDetailsShowTheReasonAndTheNextStep(t *testing.T) {
 	t.Log(d)
 	require.Contains(t, d, "**fulfillment_error**")
 	require.Contains(t, d, "1 need a person")
-	require.Contains(t, d, "| 2 · seat | course-v1:edX+Gone+2026 | failed | CourseNotFound | No course 'course-v1:edX+Gone+2026' found for enrollment | create the course run in the LMS")
+	require.Contains(t, d, "| 2 · seat · course-v1:edX+Gone+2026 | failed | **CourseNotFound**: No course 'course-v1:edX+Gone+2026' found for enrollment | create the course run in the LMS")
 	require.NotContains(t, d, "| 1 · seat", "a fulfilled line is not listed")
 	require.NotContains(t, d, "ada", "no personal data")
 
@@ -97,7 +97,7 @@ func TestCurrentDetailsBoundTheTable(t *testing.T) {
 	d := w.currentDetails()
 	require.Equal(t, maxDetailRows+2, strings.Count(d, "\n| "), d)
 	require.Contains(t, d, "… and 75 more line(s)")
-	require.Contains(t, d, "| a \\| b c |", "pipes and newlines cannot break the table")
+	require.Contains(t, d, "**: a \\| b c |", "pipes and newlines cannot break the table")
 }
 
 // Activity summaries name the line, its product, course and mode — never
