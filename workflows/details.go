@@ -141,17 +141,17 @@ func (w *orderRun) currentDetails() string {
 			needs++
 		}
 	}
-	fmt.Fprintf(&b, "**%s** · %d line(s)", state, len(w.lines))
+	b.WriteString(fmt.Sprintf("**%s** · %d line(s)", state, len(w.lines)))
 	switch {
 	case needs > 0:
-		fmt.Fprintf(&b, " · **%d need a person**: fix the cause, then **Send an Update** `retry` with `{}`.", needs)
+		b.WriteString(fmt.Sprintf(" · **%d need a person**: fix the cause, then **Send an Update** `retry` with `{}`.", needs))
 	case open > 0:
-		fmt.Fprintf(&b, " · %d in progress, nothing to do.", open)
+		b.WriteString(fmt.Sprintf(" · %d in progress, nothing to do.", open))
 	default:
 		b.WriteString(" · nothing to do.")
 	}
 	if !w.late && !w.deadline.IsZero() {
-		fmt.Fprintf(&b, " Refund window ends %s.", w.deadline.UTC().Format("2006-01-02 15:04 UTC"))
+		b.WriteString(fmt.Sprintf(" Refund window ends %s.", w.deadline.UTC().Format("2006-01-02 15:04 UTC")))
 	}
 	b.WriteString("\n")
 	if open > 0 {
@@ -162,7 +162,7 @@ func (w *orderRun) currentDetails() string {
 				continue
 			}
 			if rows == maxDetailRows {
-				fmt.Fprintf(&b, "\n… and %d more line(s): see the `status` query.\n", open-rows)
+				b.WriteString(fmt.Sprintf("\n… and %d more line(s): see the `status` query.\n", open-rows))
 				break
 			}
 			rows++
@@ -178,15 +178,15 @@ func (w *orderRun) currentDetails() string {
 			if errType != "" {
 				why = "**" + cell(errType, 40) + "**: " + cell(msg, maxDetailMessage)
 			}
-			fmt.Fprintf(&b, "| %s · %s · %s | %s | %s | %s |\n", cell(l.ID, 40), cell(l.ProductType, 20), cell(course, 80),
-				l.State, why, nextStep(l))
+			b.WriteString(fmt.Sprintf("| %s · %s · %s | %s | %s | %s |\n", cell(l.ID, 40), cell(l.ProductType, 20), cell(course, 80),
+				l.State, why, nextStep(l)))
 		}
 	}
 	if n := len(w.ignored); n > 0 {
 		b.WriteString("\n**Signals not acted on** (latest first; Send an Update instead, it answers at once):\n\n")
 		for i := n - 1; i >= 0 && i >= n-3; i-- {
 			r := w.ignored[i]
-			fmt.Fprintf(&b, "- %s `%s`: %s\n", r.At.UTC().Format(time.DateTime), r.Signal, cell(r.Reason, maxDetailMessage))
+			b.WriteString(fmt.Sprintf("- %s `%s`: %s\n", r.At.UTC().Format(time.DateTime), r.Signal, cell(r.Reason, maxDetailMessage)))
 		}
 	}
 	return b.String()
