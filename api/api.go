@@ -81,6 +81,7 @@ var routes = []route{
 	{"GET /api/v1/orders/{number}", true, (*server).getOrder},
 	{"POST /api/v1/orders/{number}/refunds", true, (*server).refundOrder},
 	{"POST /api/v1/orders/{number}/retry", true, (*server).retryOrder},
+	{"POST /api/v1/retries", true, (*server).bulkRetry},
 	{"POST /api/v1/webhooks/woocommerce", false, (*server).wooWebhook},
 	{"GET /api/v1/webhooks/woocommerce/rejections", true, (*server).wooRejections},
 	{"GET /healthz", false, (*server).healthz},

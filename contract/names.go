@@ -82,6 +82,15 @@ const (
 	SearchAttrOrderStatus = "OrderStatus"
 	SearchAttrCourseIDs   = "CourseIds"
 	SearchAttrFailedLines = "FailedLines"
+	// SearchAttrFailedCourseIDs lists the courses (course run keys, or
+	// course UUIDs of entitlements) of the order's lines that wait for an
+	// operator: `FailedCourseIds = "course-v1:..."` finds what a fix of
+	// that course lets through.
+	SearchAttrFailedCourseIDs = "FailedCourseIds"
+	// SearchAttrErrorTypes lists the error types of the order's lines that
+	// wait for an operator or are being retried: `ErrorTypes =
+	// "CourseNotFound"`.
+	SearchAttrErrorTypes = "ErrorTypes"
 )
 
 // Typed keys of the search attributes, for the workflows and for whoever
@@ -91,6 +100,10 @@ var (
 	OrderStatusKey = temporal.NewSearchAttributeKeyKeyword(SearchAttrOrderStatus)
 	CourseIDsKey   = temporal.NewSearchAttributeKeyKeywordList(SearchAttrCourseIDs)
 	FailedLinesKey = temporal.NewSearchAttributeKeyInt64(SearchAttrFailedLines)
+	// FailedCourseIDsKey and ErrorTypesKey are set by orders started with
+	// the failure-search-attributes version.
+	FailedCourseIDsKey = temporal.NewSearchAttributeKeyKeywordList(SearchAttrFailedCourseIDs)
+	ErrorTypesKey      = temporal.NewSearchAttributeKeyKeywordList(SearchAttrErrorTypes)
 )
 
 // maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.

@@ -57,7 +57,8 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 		WorkflowIDConflictPolicy:                 enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
-		StaticSummary:                            "order " + o.Number,
+		StaticSummary:                            orderSummary(o),
+		StaticDetails:                            orderDetails(o),
 	}
 	in := contract.OrderInput{Order: o, Options: s.cfg.Options}
 	run, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowOrder, in)

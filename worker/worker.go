@@ -32,6 +32,10 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		contract.SearchAttrOrderStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
 		contract.SearchAttrCourseIDs:   enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 		contract.SearchAttrFailedLines: enumspb.INDEXED_VALUE_TYPE_INT,
+		// Keyword lists of the lines that need a person, so a fix can be
+		// followed by a retry of every order it concerns.
+		contract.SearchAttrFailedCourseIDs: enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		contract.SearchAttrErrorTypes:      enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 	}
 }
 
@@ -86,8 +90,9 @@ func Register(r interface {
 // search attributes: it learns of them on its next namespace cache refresh,
 // and until then starting an order that sets them fails.
 func awaitSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	query := fmt.Sprintf(`%s = "probe" AND %s = "probe" AND %s = "probe" AND %s = 0`,
-		contract.SearchAttrOrderNumber, contract.SearchAttrOrderStatus, contract.SearchAttrCourseIDs, contract.SearchAttrFailedLines)
+	query := fmt.Sprintf(`%s = "probe" AND %s = "probe" AND %s = "probe" AND %s = 0 AND %s = "probe" AND %s = "probe"`,
+		contract.SearchAttrOrderNumber, contract.SearchAttrOrderStatus, contract.SearchAttrCourseIDs, contract.SearchAttrFailedLines,
+		contract.SearchAttrFailedCourseIDs, contract.SearchAttrErrorTypes)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})

@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"github.com/coursefulfill/fulfillment/contract"
 	"go.temporal.io/sdk/workflow"
 )
@@ -159,7 +161,9 @@ func (w *orderRun) awaitAccount(ctx workflow.Context, id string) {
 				w.publish(ctx)
 				return
 			}
-			if err := workflow.Sleep(ctx, min(w.accountWait, left)); err != nil {
+			check := workflow.NewTimerWithOptions(ctx, min(w.accountWait, left), workflow.TimerOptions{
+				Summary: fmt.Sprintf("check again whether the learner has an LMS account (%d line(s) wait)", len(ids))})
+			if err := check.Get(ctx, nil); err != nil {
 				return
 			}
 			w.accountWait = min(2*w.accountWait, w.opts.MaxAccountCheck)

@@ -60,7 +60,9 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			if last.RetryAfterSeconds > 0 {
 				gap = time.Duration(last.RetryAfterSeconds) * time.Second
 			}
-			if err := workflow.Sleep(ctx, gap); err != nil {
+			wait := workflow.NewTimerWithOptions(ctx, gap, workflow.TimerOptions{
+				Summary: fmt.Sprintf("line %s: wait %s before retrying (%s)", in.Line.ID, gap, last.ErrorType)})
+			if err := wait.Get(ctx, nil); err != nil {
 				return lineRun{Result: last, Attempts: attempts, Canceled: true}
 			}
 			remaining := opts.RetryHorizon - workflow.Now(ctx).Sub(started)
@@ -81,6 +83,7 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			// starter's pending attempts).
 			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 				StartToCloseTimeout: opts.ActivityTimeout, ScheduleToCloseTimeout: ao.ScheduleToCloseTimeout, RetryPolicy: policy,
+				Summary: lineSummary(action, in.Line, round),
 			})
 			err = workflow.ExecuteLocalActivity(lctx, action.Activity(), in).Get(lctx, &out)
 		} else {
@@ -88,6 +91,9 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			// (its live attempt count and last failure) to its line; runs
 			// of older code keep the SDK's default.
 			ao.ActivityID = lineActivityID(ctx, action, in.Line.ID, round)
+			// What the Web UI shows on the activity instead of its type
+			// alone (user metadata: replay does not compare it).
+			ao.Summary = lineSummary(action, in.Line, round)
 			actx := workflow.WithActivityOptions(ctx, ao)
 			err = workflow.ExecuteActivity(actx, action.Activity(), in).Get(actx, &out)
 		}

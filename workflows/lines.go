@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -141,7 +142,9 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 			}
 		})
 	}
-	cancelCh := workflow.GetSignalChannel(ctx, contract.SignalCancelLines)
+	cancelCh := workflow.GetSignalChannelWithOptions(ctx, contract.SignalCancelLines, workflow.SignalChannelOptions{Description: descCancelLines})
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Batch of order %s: %s of %d line(s). Its lines' states are in the order's `status` query; "+
+		"operators act on the order (`%s`), never on this batch.", in.OrderNumber, in.Action, len(in.Items), contract.OrderWorkflowID(in.OrderNumber)))
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
 			if err := workflow.Await(ctx, func() bool { return cancelCh.Len() > 0 }); err != nil {
@@ -311,8 +314,9 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 			}
 			defer childSem.Release(1)
 			cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-				WorkflowID: childID,
-				TaskQueue:  workflow.GetInfo(ctx).TaskQueueName,
+				WorkflowID:    childID,
+				TaskQueue:     workflow.GetInfo(ctx).TaskQueueName,
+				StaticSummary: fmt.Sprintf("order %s · batch %d · %s %d line(s)", number, batch+1, action, len(run)),
 			})
 			var outs []LineOutcome
 			err := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowLines, LinesInput{

@@ -36,6 +36,8 @@ type orderRun struct {
 	published         struct {
 		status contract.OrderState
 		failed int
+		// failures is FailedCourseIds and ErrorTypes as last upserted.
+		failures string
 	}
 	versions orderVersions
 	// cancelled is set once the workflow is cancelled: fulfillment stops,
@@ -111,15 +113,16 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 	// as its handler is set, and must follow this run's versions.
 	w.versions = readOrderVersions(ctx)
 
-	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil }); err != nil {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil },
+		workflow.QueryHandlerOptions{Description: descStatus}); err != nil {
 		return contract.StatusDocument{}, err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRetry, w.handleRetry,
-		workflow.UpdateHandlerOptions{Validator: w.validateRetry}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: w.validateRetry, Description: descRetryUpdate}); err != nil {
 		return contract.StatusDocument{}, err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRefund, w.handleRefund,
-		workflow.UpdateHandlerOptions{Validator: w.validateRefund}); err != nil {
+		workflow.UpdateHandlerOptions{Validator: w.validateRefund, Description: descRefundUpdate}); err != nil {
 		return contract.StatusDocument{}, err
 	}
 	// Signals and the search attributes are served on a context a cancel
@@ -155,7 +158,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 		w.fulfill(ctx, pending)
 	}
 
-	timer := workflow.NewTimer(ctx, w.deadline.Sub(workflow.Now(ctx)))
+	timer := workflow.NewTimerWithOptions(ctx, w.deadline.Sub(workflow.Now(ctx)), workflow.TimerOptions{Summary: w.windowSummary()})
 	windowOver := false
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		_ = timer.Get(ctx, nil)

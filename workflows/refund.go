@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"github.com/coursefulfill/fulfillment/contract"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/workflow"
@@ -106,6 +108,7 @@ func (w *orderRun) runRevoke(ctx workflow.Context, refundID string, in contract.
 		// A revoke workflow started directly (after a restart of this
 		// order) is the same refund: reuse, never run twice.
 		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		StaticSummary:         fmt.Sprintf("order %s · refund %s · revoke %d line(s)", w.in.Order.Number, refundID, len(in.Lines)),
 	})
 	var res contract.RevokeResult
 	err := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowRevoke, in).Get(cctx, &res)

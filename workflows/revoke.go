@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursefulfill/fulfillment/contract"
@@ -28,9 +30,13 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 			items = append(items, LineItem{Line: l.Line, Grant: l.Grant, Prior: l.Prior})
 		}
 	}
-	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.RevokeResult, error) { return res, nil }); err != nil {
+	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryStatus, func() (contract.RevokeResult, error) { return res, nil },
+		workflow.QueryHandlerOptions{Description: "This refund's revoke: each line's state and result. No input."}); err != nil {
 		return res, err
 	}
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Refund %s of order %s: revokes %d line(s). Its outcome shows in the order's "+
+		"`status` query; a failed revoke is retried with the order's `retry` Update (on `%s`).",
+		in.RefundID, in.OrderNumber, len(items), contract.OrderWorkflowID(in.OrderNumber)))
 	// Batches are named after this workflow, which may be a retry of the
 	// refund with an ID of its own.
 	prefix := in.RevokeWorkflowID()

@@ -14,9 +14,12 @@ import (
 // fail or wedge the workflow.
 func (w *orderRun) listenSignals(ctx workflow.Context) {
 	logger := workflow.GetLogger(ctx)
-	retryCh := workflow.GetSignalChannel(ctx, contract.SignalRetry)
-	refundCh := workflow.GetSignalChannel(ctx, contract.SignalRefund)
-	outcomesCh := workflow.GetSignalChannel(ctx, contract.SignalLineOutcomes)
+	retryCh := workflow.GetSignalChannelWithOptions(ctx, contract.SignalRetry, workflow.SignalChannelOptions{Description: descRetrySignal})
+	refundCh := workflow.GetSignalChannelWithOptions(ctx, contract.SignalRefund, workflow.SignalChannelOptions{Description: descRefundSignal})
+	// Plumbing: the SDK lists every channel the workflow reads in the
+	// workflow's metadata (the Web UI's Send a Signal offers them), so this
+	// one says it is not for people.
+	outcomesCh := workflow.GetSignalChannelWithOptions(ctx, contract.SignalLineOutcomes, workflow.SignalChannelOptions{Description: descLineOutcomes})
 	w.retryCh, w.refundCh = retryCh, refundCh
 	// Signals are read only when they can be handled at once, so an unread
 	// one stays counted in its channel (the workflow does not close or

@@ -2,9 +2,12 @@ package workflows
 
 import (
 	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursefulfill/fulfillment/contract"
-	"go.temporal.io/sdk/workflow"
 )
 
 // needsOperator reports whether a line waits for an operator.
@@ -38,6 +41,8 @@ func (w *orderRun) ignore(ctx workflow.Context, signal, refundID, reason string)
 	if n := len(w.ignored) - contract.MaxIgnoredRequests; n > 0 {
 		w.ignored = slices.Delete(w.ignored, 0, n)
 	}
+	// The current details list it too.
+	w.publish(ctx)
 }
 
 func (w *orderRun) snapshot(closed bool) contract.StatusDocument {
@@ -66,9 +71,12 @@ func (w *orderRun) snapshot(closed bool) contract.StatusDocument {
 // publish marks the search attributes for an update; see publishNow.
 func (w *orderRun) publish(workflow.Context) { w.dirty = true }
 
-// publishNow upserts OrderStatus and FailedLines when they changed, so
-// support can find orders by status in visibility.
+// publishNow sets the current details the Web UI shows, and upserts
+// OrderStatus and FailedLines when they changed, so support can find orders
+// by status in visibility; in runs with the failure-search-attributes
+// version, FailedCourseIds and ErrorTypes too.
 func (w *orderRun) publishNow(ctx workflow.Context) {
+	w.showDetails(ctx)
 	status := w.publishedState()
 	failed := 0
 	for _, l := range w.lines {
@@ -76,12 +84,62 @@ func (w *orderRun) publishNow(ctx workflow.Context) {
 			failed++
 		}
 	}
-	if status == w.published.status && failed == w.published.failed {
+	var courses, types []string
+	if w.versions.failureAttrs {
+		courses, types = w.failureAttrs()
+	}
+	key := strings.Join(courses, "\n") + "\x00" + strings.Join(types, "\n")
+	if status == w.published.status && failed == w.published.failed && key == w.published.failures {
 		return
 	}
-	w.published.status, w.published.failed = status, failed
-	if err := workflow.UpsertTypedSearchAttributes(ctx,
-		contract.OrderStatusKey.ValueSet(string(status)), contract.FailedLinesKey.ValueSet(int64(failed))); err != nil {
+	w.published.status, w.published.failed, w.published.failures = status, failed, key
+	updates := []temporal.SearchAttributeUpdate{contract.OrderStatusKey.ValueSet(string(status)), contract.FailedLinesKey.ValueSet(int64(failed))}
+	if w.versions.failureAttrs {
+		updates = append(updates, keywords(contract.FailedCourseIDsKey, courses), keywords(contract.ErrorTypesKey, types))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
+}
+
+// maxFailureAttr bounds the FailedCourseIds and ErrorTypes values of huge
+// orders (visibility limits a value's size).
+const maxFailureAttr = 50
+
+// failureAttrs are the sorted, distinct courses of the lines that wait for
+// an operator, and the error types of those lines and of the lines being
+// retried.
+func (w *orderRun) failureAttrs() (courses, types []string) {
+	for _, l := range w.lines {
+		needs := l.State.NeedsOperator() && !(w.late && l.State == contract.LineFailed)
+		if needs {
+			c := l.CourseID
+			if c == "" {
+				c = w.orderLine(l.ID).CourseUUID
+			}
+			if c != "" && !slices.Contains(courses, c) && len(courses) < maxFailureAttr {
+				courses = append(courses, c)
+			}
+		}
+		if needs || l.State == contract.LineRetrying {
+			t := ""
+			if l.Result != nil {
+				t = string(l.Result.ErrorType)
+			}
+			if t != "" && !slices.Contains(types, t) && len(types) < maxFailureAttr {
+				types = append(types, t)
+			}
+		}
+	}
+	slices.Sort(courses)
+	slices.Sort(types)
+	return courses, types
+}
+
+// keywords sets a keyword list search attribute, or unsets it when empty.
+func keywords(key temporal.SearchAttributeKeyKeywordList, values []string) temporal.SearchAttributeUpdate {
+	if len(values) == 0 {
+		return key.ValueUnset()
+	}
+	return key.ValueSet(values)
 }

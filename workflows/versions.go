@@ -32,7 +32,15 @@ const (
 	// changeAwaitAccount: a module's AwaitingAccount answer parks the line
 	// as awaiting_account, checked again with timers, instead of failing it.
 	changeAwaitAccount = "await-account"
+	// changeFailureAttrs: the FailedCourseIds and ErrorTypes search
+	// attributes follow the lines that need a person (an upsert when they
+	// change, where the status and failed count stayed the same).
+	changeFailureAttrs = "failure-search-attributes"
 )
+
+// Summaries (activities, timers, children), the workflow's current details
+// and the descriptions of its handlers are user metadata, which replay does
+// not compare (see details.go): they need no version.
 
 // orderVersions are the behaviours one run of an order workflow follows.
 type orderVersions struct {
@@ -41,6 +49,7 @@ type orderVersions struct {
 	observe        observeMode
 	liveReports    bool
 	awaitAccount   bool
+	failureAttrs   bool
 }
 
 // readOrderVersions reads the versions once, as the run starts.
@@ -51,6 +60,7 @@ func readOrderVersions(ctx workflow.Context) orderVersions {
 		observe:        readObserveMode(ctx),
 		liveReports:    workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1,
 		awaitAccount:   workflow.GetVersion(ctx, changeAwaitAccount, workflow.DefaultVersion, 1) == 1,
+		failureAttrs:   workflow.GetVersion(ctx, changeFailureAttrs, workflow.DefaultVersion, 1) == 1,
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -134,9 +135,27 @@ Then read its status:
 
   curl -sS %s/api/v1/orders/EDX-100042 -H "Authorization: Bearer $%s"
 
+Operations (docs/operations.md):
+
+  Orders that need a person   %s
+  Failed on one course        %s
+  By error type               %s
+  Open an order: its Current Details say why and what to do. Once the cause is
+  fixed, use "Send an Update" (not a signal) - retry with {} - whose errors show
+  in the dialog. Never Reset or Terminate an order.
+  Retry every order a fix concerns:  go run ./cmd/fulfillment order retry --all --course <course>
+
 Press Ctrl-C to stop.
 `, b.apiURL, b.uiURL, b.temporalAddr, contract.TaskQueue, b.lmsURL, b.lmsNote, b.dataDir,
-		api.EnvToken, b.token, b.apiURL, api.EnvToken, sampleOrder, b.apiURL, api.EnvToken)
+		api.EnvToken, b.token, b.apiURL, api.EnvToken, sampleOrder, b.apiURL, api.EnvToken,
+		queryLink(b.uiURL, `OrderStatus="fulfillment_error" OR OrderStatus="revocation_error"`),
+		queryLink(b.uiURL, `FailedCourseIds="course-v1:edX+DemoX+Demo_Course"`),
+		queryLink(b.uiURL, `ErrorTypes="CourseNotFound"`))
+}
+
+// queryLink is the Web UI's list of workflows a visibility query selects.
+func queryLink(uiURL, query string) string {
+	return uiURL + "/namespaces/default/workflows?query=" + url.QueryEscape(query)
 }
 
 // devGetenv is os.Getenv, except that with the sandbox LMS a WooCommerce

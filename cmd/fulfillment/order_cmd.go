@@ -13,6 +13,7 @@ import (
 	"github.com/coursefulfill/fulfillment/api"
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/internal/envconfig"
+	"github.com/coursefulfill/fulfillment/starter"
 )
 
 // orderCLI holds the flags every order subcommand shares.
@@ -218,15 +219,53 @@ func (o *orderCLI) refundCommand() *cobra.Command {
 }
 
 func (o *orderCLI) retryCommand() *cobra.Command {
-	var lines []string
+	var (
+		lines         []string
+		all           bool
+		bulk          starter.BulkRetryRequest
+		course, query string
+	)
 	cmd := &cobra.Command{
-		Use:   "retry <number> [--lines 1,2]",
-		Short: "Retry an order's failed lines now (every failed line without --lines)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "retry <number> [--lines 1,2] | retry --all [--course C] [--query Q]",
+		Short: "Retry an order's failed lines now (every failed line without --lines), or every order a fix concerns (--all)",
+		Long: `Retry an order's failed lines now: every failed line, or those of --lines.
+
+With --all and no order number, retry every running order with a line
+waiting for an operator that --course (a failed line on that course run or
+course UUID) and/or --query (a Temporal visibility query, as in the Web
+UI's search) select, at most --per-second orders a second, and print how
+many matched, were retried and failed.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all {
+				if len(args) > 0 || len(lines) > 0 {
+					return fmt.Errorf("--all retries many orders: give no order number and no --lines")
+				}
+				if course == "" && query == "" {
+					return fmt.Errorf("--all needs --course, --query or both")
+				}
+				return nil
+			}
+			if course != "" || query != "" {
+				return fmt.Errorf("--course and --query select orders for --all")
+			}
+			return cobra.ExactArgs(1)(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := o.client()
 			if err != nil {
 				return err
+			}
+			if all {
+				bulk.CourseID, bulk.Query = course, query
+				res, err := c.BulkRetry(cmd.Context(), bulk)
+				if err != nil {
+					return o.fail(cmd, err)
+				}
+				if o.asJSON {
+					return writeJSONTo(cmd.OutOrStdout(), res)
+				}
+				printBulkRetry(cmd.OutOrStdout(), res)
+				return nil
 			}
 			res, err := c.Retry(cmd.Context(), args[0], lines)
 			if err != nil {
@@ -239,8 +278,30 @@ func (o *orderCLI) retryCommand() *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringSliceVar(&lines, "lines", nil, "line ids to retry, comma-separated (default: every failed line)")
+	f := cmd.Flags()
+	f.StringSliceVar(&lines, "lines", nil, "line ids to retry, comma-separated (default: every failed line)")
+	f.BoolVar(&all, "all", false, "retry every order --course/--query select")
+	f.StringVar(&course, "course", "", "with --all: orders with a failed line on this course run key (or course UUID)")
+	f.StringVar(&query, "query", "", "with --all: a Temporal visibility query the orders must match too")
+	f.Float64Var(&bulk.PerSecond, "per-second", starter.DefaultBulkRetryRate, "with --all: orders retried a second at most")
 	return cmd
+}
+
+// printBulkRetry prints a bulk retry's counts for people.
+func printBulkRetry(out io.Writer, res starter.BulkRetryResult) {
+	fmt.Fprintf(out, "matched %d, retried %d, failed %d\n", res.Matched, res.Retried, res.Failed)
+	for _, f := range res.Failures {
+		fmt.Fprintf(out, "  order %s: %s\n", f.OrderNumber, f.Error)
+	}
+	if res.Failed > len(res.Failures) {
+		fmt.Fprintf(out, "  (%d more failures not listed)\n", res.Failed-len(res.Failures))
+	}
+	if res.Truncated {
+		fmt.Fprintf(out, "more orders matched than one call retries: run it again\n")
+	}
+	if res.Interrupted {
+		fmt.Fprintf(out, "stopped before every order was tried: run it again\n")
+	}
 }
 
 func (o *orderCLI) listCommand() *cobra.Command {
