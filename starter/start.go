@@ -57,7 +57,7 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
 		StaticSummary:                            "order " + o.Number,
 	}
-	in := contract.OrderInput{Order: o, Options: s.cfg.Options}
+	in := contract.OrderInput{Order: o, Options: s.cfg.Options.ForOrder(len(o.Lines))}
 	run, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowOrder, in)
 	if err == nil {
 		res.RunID = run.GetRunID()

@@ -122,6 +122,9 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 		workflow.UpdateHandlerOptions{Validator: w.validateRefund}); err != nil {
 		return contract.StatusDocument{}, err
 	}
+	if err := w.setWaitHandler(ctx); err != nil {
+		return contract.StatusDocument{}, err
+	}
 	// Signals and the search attributes are served on a context a cancel
 	// does not reach: a cancelled order still takes refunds and shows its
 	// state until it closes.
