@@ -40,6 +40,7 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 	sa := []temporal.SearchAttributeUpdate{
 		contract.OrderNumberKey.ValueSet(o.Number),
 		contract.OrderStatusKey.ValueSet(string(contract.OrderFulfilling)),
+		contract.FailedLinesKey.ValueSet(0),
 	}
 	if ids := contract.CourseIDsAttr(o); len(ids) > 0 {
 		sa = append(sa, contract.CourseIDsKey.ValueSet(ids))

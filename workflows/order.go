@@ -110,6 +110,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 	// Before any handler: an update delivered with the start runs as soon
 	// as its handler is set, and must follow this run's versions.
 	w.versions = readOrderVersions(ctx)
+	ctx = withLean(ctx, w.versions)
 
 	if err := workflow.SetQueryHandler(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil }); err != nil {
 		return contract.StatusDocument{}, err
@@ -140,7 +141,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 		}
 	})
 
-	if in.Carry == nil && !w.late {
+	if in.Carry == nil && !w.late && !w.startSetAttributes(ctx) {
 		if err := workflow.UpsertTypedSearchAttributes(ctx,
 			contract.OrderNumberKey.ValueSet(in.Order.Number), contract.CourseIDsKey.ValueSet(contract.CourseIDsAttr(in.Order))); err != nil {
 			logger.Warn("upsert search attributes", "error", err)

@@ -34,6 +34,8 @@ type benchConfig struct {
 	maxParallelLines int
 	batchSize        int
 	roundTimeout     time.Duration
+	// cpuProfile is a file for a CPU profile of the whole run.
+	cpuProfile string
 }
 
 // The modes of `fulfillment bench`.
@@ -47,7 +49,12 @@ const (
 const maxInFlight = 1000
 
 func newBenchCommand() *cobra.Command {
-	return benchCommand(func(cmd *cobra.Command, cfg benchConfig) error {
+	return benchCommand(func(cmd *cobra.Command, cfg benchConfig) (err error) {
+		stopProfile, err := startCPUProfile(cfg.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, stopProfile()) }()
 		if cfg.mode == benchModeLarge {
 			return runLargeBench(cmd, cfg)
 		}
@@ -100,6 +107,7 @@ Prints a table, then one JSON object as the last line.`,
 	f.DurationVar(&cfg.duration, "duration", 10*time.Second, "length of one round of one variant (throughput, latency)")
 	f.IntVar(&cfg.rounds, "rounds", 3, "rounds of each variant, interleaved")
 	f.DurationVar(&cfg.poll, "poll", 20*time.Millisecond, "status polling interval of the ours-poll variant (throughput, latency)")
+	f.StringVar(&cfg.cpuProfile, "cpu-profile", "", "write a CPU profile of the whole run (Temporal, worker, API, LMS) to this file (go tool pprof)")
 	f.StringVar(&cfg.dataDir, "data-dir", "", "directory for the benchmark's database (default: a new temporary directory)")
 	f.IntVar(&cfg.maxParallelLines, "max-parallel-lines", 0, "lines of the order fulfilled at the same time (large; default: the product's default for the order's size)")
 	f.IntVar(&cfg.batchSize, "batch-size", contract.DefaultBatchSize, "most lines one execution fulfills; larger orders are split into batch children (large)")
