@@ -48,7 +48,7 @@ type Config struct {
 	// LMSAutoRegister makes the sandbox LMS accept unknown usernames.
 	LMSAutoRegister bool
 	// LMSInMemory keeps the sandbox LMS's state in memory even with a
-	// DataDir (benchmarks: its state file is rewritten on every change).
+	// DataDir.
 	LMSInMemory bool
 	// LMS configures the LMS client (credentials, timeouts, rate limit)
 	// when LMSURL is set; ignored for the sandbox.

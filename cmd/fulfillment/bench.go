@@ -164,7 +164,7 @@ func (cfg *benchConfig) resolve(changed func(name string) bool) error {
 // startBenchStack starts the whole stack in this process for a benchmark:
 // Temporal on a fresh database in cfg.dataDir (a new temporary directory
 // when empty), the worker, the API starting orders with opts, and the
-// sandbox LMS in memory with cfg.lmsLatency on every call. stop closes the
+// sandbox LMS persisted as under dev, with cfg.lmsLatency on every call. stop closes the
 // stack and removes the temporary directory.
 func startBenchStack(ctx context.Context, cfg benchConfig, opts contract.Options) (_ *stack.Stack, stop func(), err error) {
 	dir, cleanup := cfg.dataDir, func() {}
@@ -177,7 +177,9 @@ func startBenchStack(ctx context.Context, cfg benchConfig, opts contract.Options
 	}
 	// The order worker and the ceiling's run with the same settings.
 	var wopts worker.Options
-	s, err := stack.Start(ctx, stack.Config{DataDir: dir, UIPort: -1, LMSAutoRegister: true, LMSInMemory: true,
+	// The sandbox LMS persists its state as under dev (a journal fsynced
+	// per change).
+	s, err := stack.Start(ctx, stack.Config{DataDir: dir, UIPort: -1, LMSAutoRegister: true,
 		Options: opts, Worker: wopts, Logger: zap.NewNop()})
 	if err != nil {
 		cleanup()
