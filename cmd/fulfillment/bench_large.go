@@ -57,7 +57,7 @@ func runLargeBench(cmd *cobra.Command, cfg benchConfig) error {
 		return err
 	}
 	defer stop()
-	c := &api.Client{BaseURL: s.APIURL, Token: s.APIToken}
+	c := benchClient(s.APIURL, s.APIToken, 1)
 	out, progress := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	// Order numbers must be new in a reused --data-dir; the short stamp
 	// keeps every course key short (the API takes 1 MiB of JSON).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,7 +89,7 @@ func runRoundsBench(cmd *cobra.Command, cfg benchConfig) error {
 			return err
 		}
 	}
-	c := &api.Client{BaseURL: s.APIURL, Token: s.APIToken}
+	c := benchClient(s.APIURL, s.APIToken, cfg.inFlight)
 	lineTime := 2 * cfg.lmsLatency
 	ceiling := ceilingInput{Lines: cfg.lines, LineTime: lineTime, Parallel: contract.DefaultMaxParallelLines, Batch: contract.DefaultBatchSize}
 	variants := []struct {
@@ -363,3 +364,11 @@ func writeJSONLine(w io.Writer, v any) error {
 
 // ms is d in milliseconds, to a tenth.
 func ms(d time.Duration) float64 { return roundTo(float64(d)/float64(time.Millisecond), 1) }
+
+// benchClient is an API client that keeps a connection per client in
+// flight, as a shop's HTTP client pool would (Go's default keeps 2).
+func benchClient(url, token string, inFlight int) *api.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = 2*inFlight, 2*inFlight
+	return &api.Client{BaseURL: url, Token: token, HTTPClient: &http.Client{Transport: t, Timeout: 60 * time.Second}}
+}
