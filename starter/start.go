@@ -57,10 +57,6 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes:                    temporal.NewSearchAttributes(sa...),
 		StaticSummary:                            "order " + o.Number,
-		// When a worker of this task queue runs on the same client (dev,
-		// the stack), the start hands it the first workflow task at once,
-		// without a round trip through matching; otherwise a no-op.
-		EnableEagerStart: true,
 	}
 	in := contract.OrderInput{Order: o, Options: s.cfg.Options.ForOrder(len(o.Lines))}
 	run, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowOrder, in)

@@ -124,7 +124,7 @@ func startCeilingWorker(c client.Client, opts worker.Options) (sdkworker.Worker,
 
 // runCeiling runs one ceiling order to its end.
 func runCeiling(ctx context.Context, c client.Client, id string, in ceilingInput) error {
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: ceilingTaskQueue, EnableEagerStart: true}, ceilingWorkflowName, in)
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: ceilingTaskQueue}, ceilingWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start ceiling %s: %w", id, err)
 	}
