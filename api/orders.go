@@ -65,6 +65,10 @@ func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	wait, ok := waitParam(w, r)
+	if !ok {
+		return
+	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
 	res, created, err := s.st.StartOrder(ctx, o)
@@ -84,6 +88,9 @@ func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusAccepted
 		s.log.Info("order started", zap.String("order_number", o.Number), zap.Int("lines", len(o.Lines)))
 	}
+	if s.answerSettled(w, r, o.Number, wait) {
+		return
+	}
 	writeJSON(w, code, body)
 }
 
@@ -101,9 +108,13 @@ func (s *server) getOrder(w http.ResponseWriter, r *http.Request) {
 			Detail: "invalid query parameters", Errors: fields})
 		return
 	}
+	wait, ok := waitParam(w, r)
+	if !ok {
+		return
+	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	st, err := s.st.Status(ctx, number)
+	st, _, err := s.status(ctx, number, wait)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

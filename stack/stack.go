@@ -50,7 +50,7 @@ type Config struct {
 	// LMSAdminToken, when set, is required by the sandbox LMS's admin API.
 	LMSAdminToken string
 	// LMSInMemory keeps the sandbox LMS's state in memory even with a
-	// DataDir (benchmarks: its state file is rewritten on every change).
+	// DataDir.
 	LMSInMemory bool
 	// LMS configures the LMS client (credentials, timeouts, rate limit)
 	// when LMSURL is set; ignored for the sandbox.

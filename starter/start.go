@@ -42,6 +42,7 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 	sa := []temporal.SearchAttributeUpdate{
 		contract.OrderNumberKey.ValueSet(o.Number),
 		contract.OrderStatusKey.ValueSet(string(contract.OrderFulfilling)),
+		contract.FailedLinesKey.ValueSet(0),
 	}
 	if ids := contract.CourseIDsAttr(o); len(ids) > 0 {
 		sa = append(sa, contract.CourseIDsKey.ValueSet(ids))
@@ -60,7 +61,7 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 		StaticSummary:                            orderSummary(o),
 		StaticDetails:                            orderDetails(o),
 	}
-	in := contract.OrderInput{Order: o, Options: s.cfg.Options}
+	in := contract.OrderInput{Order: o, Options: s.cfg.Options.ForOrder(len(o.Lines))}
 	run, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowOrder, in)
 	if err == nil {
 		res.RunID = run.GetRunID()

@@ -51,16 +51,22 @@ type Options struct {
 // New returns a worker for the fulfillment task queue with every workflow and
 // the line activities registered. Start it with Run or Start.
 func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
-	w := sdkworker.New(c, contract.TaskQueue, sdkworker.Options{
+	w := sdkworker.New(c, contract.TaskQueue, SDKOptions(opts))
+	Register(w, acts)
+	return w
+}
+
+// SDKOptions are the Temporal worker options the fulfillment worker runs
+// with (the benchmark's ceiling worker runs with the same).
+func SDKOptions(opts Options) sdkworker.Options {
+	return sdkworker.Options{
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		// A large order keeps many batches and their lines busy at once:
 		// more pollers than the SDK's two keep the worker fed.
 		MaxConcurrentWorkflowTaskPollers: pollers,
 		MaxConcurrentActivityTaskPollers: pollers,
-	})
-	Register(w, acts)
-	return w
+	}
 }
 
 // pollers is how many long polls each task type keeps open.

@@ -180,7 +180,7 @@ var sdkDefaultActivityIDBuilds = map[string]bool{
 // the line-activity-ids marker whose current workflow task was completed by
 // a build of the time before readable IDs.
 func lineActivityID(ctx workflow.Context, action contract.Action, lineID string, round int) string {
-	if workflow.GetVersion(ctx, changeLineActivityIDs, workflow.DefaultVersion, 1) == workflow.DefaultVersion &&
+	if !isLean(ctx) && workflow.GetVersion(ctx, changeLineActivityIDs, workflow.DefaultVersion, 1) == workflow.DefaultVersion &&
 		sdkDefaultActivityIDBuilds[workflow.GetInfo(ctx).GetCurrentBuildID()] {
 		return ""
 	}

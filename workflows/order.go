@@ -112,6 +112,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 	// Before any handler: an update delivered with the start runs as soon
 	// as its handler is set, and must follow this run's versions.
 	w.versions = readOrderVersions(ctx)
+	ctx = withLean(ctx, w.versions)
 
 	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil },
 		workflow.QueryHandlerOptions{Description: descStatus}); err != nil {
@@ -123,6 +124,9 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateRefund, w.handleRefund,
 		workflow.UpdateHandlerOptions{Validator: w.validateRefund, Description: descRefundUpdate}); err != nil {
+		return contract.StatusDocument{}, err
+	}
+	if err := w.setWaitHandler(ctx); err != nil {
 		return contract.StatusDocument{}, err
 	}
 	// Signals and the search attributes are served on a context a cancel
@@ -140,7 +144,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 		}
 	})
 
-	if in.Carry == nil && !w.late {
+	if in.Carry == nil && !w.late && !w.startSetAttributes(ctx) {
 		if err := workflow.UpsertTypedSearchAttributes(ctx,
 			contract.OrderNumberKey.ValueSet(in.Order.Number), contract.CourseIDsKey.ValueSet(contract.CourseIDsAttr(in.Order))); err != nil {
 			logger.Warn("upsert search attributes", "error", err)

@@ -88,7 +88,7 @@ func (w *orderRun) publishNow(ctx workflow.Context) {
 	if w.versions.failureAttrs {
 		courses, types = w.failureAttrs()
 	}
-	key := strings.Join(courses, "\n") + "\x00" + strings.Join(types, "\n")
+	key := failureKey(courses, types)
 	if status == w.published.status && failed == w.published.failed && key == w.published.failures {
 		return
 	}
@@ -100,6 +100,12 @@ func (w *orderRun) publishNow(ctx workflow.Context) {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
+}
+
+// failureKey is what publishNow compares to tell whether FailedCourseIds or
+// ErrorTypes changed.
+func failureKey(courses, types []string) string {
+	return strings.Join(courses, "\n") + "\x00" + strings.Join(types, "\n")
 }
 
 // maxFailureAttr bounds the FailedCourseIds and ErrorTypes values of huge

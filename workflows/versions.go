@@ -50,10 +50,15 @@ type orderVersions struct {
 	liveReports    bool
 	awaitAccount   bool
 	failureAttrs   bool
+	// lean: the run started with changeLeanStart (see lean.go).
+	lean bool
 }
 
 // readOrderVersions reads the versions once, as the run starts.
 func readOrderVersions(ctx workflow.Context) orderVersions {
+	if v, ok := readLeanVersions(ctx); ok {
+		return v
+	}
 	return orderVersions{
 		refundingState: workflow.GetVersion(ctx, changeRefundingState, workflow.DefaultVersion, 1) == 1,
 		tildeRefundIDs: workflow.GetVersion(ctx, changeRefundWorkflowIDs, workflow.DefaultVersion, 1) == 1,

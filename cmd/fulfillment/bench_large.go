@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,81 +41,28 @@ type largeRound struct {
 	// PeakRSSMB is the process's peak RSS so far (VmHWM: since start-up, rounds
 	// before this one included), read at the end of the round.
 	PeakRSSMB float64
-}
-
-// largeReport is the last line --mode large prints.
-type largeReport struct {
-	Mode             string    `json:"mode"`
-	Lines            int       `json:"lines"`
-	Rounds           int       `json:"rounds"`
-	Seconds          float64   `json:"seconds"`
-	SecondsRuns      []float64 `json:"seconds_runs"`
-	MaxHistoryEvents int       `json:"max_history_events"`
-	PeakRSSMB        float64   `json:"peak_rss_mb"`
-	MaxParallelLines int       `json:"max_parallel_lines"`
-	BatchSize        int       `json:"batch_size"`
-}
-
-// resolve checks the flags of cfg.mode and fills the defaults that depend
-// on the mode. changed reports whether a flag was set on the command line.
-func (cfg *benchConfig) resolve(changed func(name string) bool) error {
-	var foreign []string
-	switch cfg.mode {
-	case benchModeThroughput:
-		foreign = []string{"rounds", "max-parallel-lines", "batch-size", "round-timeout"}
-	case benchModeLarge:
-		foreign = []string{"orders", "concurrency", "runs", "json"}
-	default:
-		return fmt.Errorf("--mode must be %s or %s, not %q", benchModeThroughput, benchModeLarge, cfg.mode)
-	}
-	for _, name := range foreign {
-		if changed(name) {
-			return fmt.Errorf("--%s does not apply to --mode %s", name, cfg.mode)
-		}
-	}
-	if cfg.lmsLatency < 0 {
-		return errors.New("--lms-latency must not be negative")
-	}
-	if cfg.mode == benchModeThroughput {
-		return nil // runBench checks the rest, as it always has
-	}
-	if !changed("lines") {
-		cfg.lines = order.MaxLines
-	}
-	if !changed("poll") {
-		cfg.poll = 250 * time.Millisecond
-	}
-	switch {
-	case cfg.lines < 1 || cfg.lines > order.MaxLines:
-		return fmt.Errorf("--lines must be from 1 to %d (the most lines of one order)", order.MaxLines)
-	case cfg.rounds < 1:
-		return errors.New("--rounds must be at least 1")
-	case cfg.maxParallelLines < 1:
-		return errors.New("--max-parallel-lines must be at least 1")
-	case cfg.batchSize < 1 || cfg.batchSize > contract.MaxBatchSize:
-		return fmt.Errorf("--batch-size must be from 1 to %d", contract.MaxBatchSize)
-	case cfg.poll <= 0:
-		return errors.New("--poll must be positive")
-	case cfg.roundTimeout <= 0:
-		return errors.New("--round-timeout must be positive")
-	}
-	return nil
+	// CeilingSeconds is the ceiling's time for an order of the same size.
+	CeilingSeconds float64
 }
 
 func runLargeBench(cmd *cobra.Command, cfg benchConfig) error {
 	ctx := cmd.Context()
-	// resolve checked both options within contract.Options' bounds.
+	// resolve checked both options within contract.Options' bounds; a zero
+	// cap takes the product's default for an order of this size.
 	opts := contract.Options{MaxParallelLines: cfg.maxParallelLines, BatchSize: cfg.batchSize}
+	effective := opts.ForOrder(cfg.lines).WithDefaults()
+	cfg.maxParallelLines = effective.MaxParallelLines
 	s, stop, err := startBenchStack(ctx, cfg, opts)
 	if err != nil {
 		return err
 	}
 	defer stop()
-	c := &api.Client{BaseURL: s.APIURL, Token: s.APIToken}
+	c := benchClient(s.APIURL, s.APIToken, 1)
 	out, progress := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	// Order numbers must be new in a reused --data-dir; the short stamp
 	// keeps every course key short (the API takes 1 MiB of JSON).
 	stamp := strconv.FormatInt(time.Now().Unix()%(36*36*36*36*36), 36)
+	ceiling := ceilingInput{Lines: cfg.lines, LineTime: 2 * cfg.lmsLatency, Parallel: effective.MaxParallelLines, Batch: effective.BatchSize}
 	var rounds []largeRound
 	for r := range cfg.rounds {
 		o := largeOrder(stamp, r, cfg.lines)
@@ -125,12 +72,12 @@ func runLargeBench(cmd *cobra.Command, cfg benchConfig) error {
 		}
 		fmt.Fprintf(progress, "round %d: %d courses created in %s; placing order %s\n",
 			r+1, cfg.lines, time.Since(started).Round(time.Millisecond), o.Number)
-		d, err := placeAndWait(ctx, c, o, cfg.poll, cfg.roundTimeout)
+		d, err := placeAndWait(ctx, c, o, cfg.roundTimeout)
 		if err != nil {
 			return err
 		}
 		round := largeRound{Number: o.Number, Seconds: roundTo(d.Seconds(), 3)}
-		if round.MaxHistory, round.MaxHistoryOf, err = largestHistory(ctx, s.Client, o.Number, cfg.lines, cfg.batchSize, progress); err != nil {
+		if round.MaxHistory, round.MaxHistoryOf, err = largestHistory(ctx, s.Client, o.Number, cfg.lines, effective.BatchSize, progress); err != nil {
 			return err
 		}
 		if round.PeakRSSMB, err = peakRSSMB(); err != nil {
@@ -138,6 +85,15 @@ func runLargeBench(cmd *cobra.Command, cfg benchConfig) error {
 		}
 		fmt.Fprintf(progress, "round %d: fulfilled in %.3fs, largest history %d events (%s)\n",
 			r+1, round.Seconds, round.MaxHistory, round.MaxHistoryOf)
+		cctx, cancel := context.WithTimeout(ctx, cfg.roundTimeout)
+		started = time.Now()
+		err = runCeiling(cctx, s.Client, "ceiling-"+o.Number, ceiling)
+		cancel()
+		if err != nil {
+			return err
+		}
+		round.CeilingSeconds = roundTo(time.Since(started).Seconds(), 3)
+		fmt.Fprintf(progress, "round %d: ceiling in %.3fs\n", r+1, round.CeilingSeconds)
 		rounds = append(rounds, round)
 	}
 	return writeLargeReport(out, cfg, rounds)
@@ -195,34 +151,32 @@ feed:
 }
 
 // placeAndWait posts o and returns the time from the POST until its status
-// reads fulfilled with every line fulfilled, polling every poll.
-func placeAndWait(ctx context.Context, c *api.Client, o order.Order, poll, timeout time.Duration) (time.Duration, error) {
+// reads fulfilled with every line fulfilled, waiting with ?wait=.
+func placeAndWait(ctx context.Context, c *api.Client, o order.Order, timeout time.Duration) (time.Duration, error) {
 	start := time.Now()
-	if _, err := c.CreateOrder(ctx, o); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, settled, err := c.CreateOrderWait(ctx, o, api.MaxWait)
+	if err != nil {
 		return 0, fmt.Errorf("order %s: %w", o.Number, err)
 	}
-	deadline := start.Add(timeout)
 	for {
-		st, err := c.Status(ctx, o.Number)
+		if settled != nil {
+			if largeDone(*settled, len(o.Lines)) {
+				return time.Since(start), nil
+			}
+			if settled.Status != contract.OrderFulfilling {
+				return 0, fmt.Errorf("order %s is %s: %v", o.Number, settled.Status, settled.LineCounts)
+			}
+		}
+		st, err := c.StatusWait(ctx, o.Number, api.MaxWait)
 		if err != nil {
+			if ctx.Err() != nil {
+				return 0, fmt.Errorf("order %s not fulfilled within %s (--round-timeout)", o.Number, timeout)
+			}
 			return 0, fmt.Errorf("status of %s: %w", o.Number, err)
 		}
-		if largeDone(st, len(o.Lines)) {
-			return time.Since(start), nil
-		}
-		switch st.Status {
-		case contract.OrderFulfilled, contract.OrderFulfilling:
-		default:
-			return 0, fmt.Errorf("order %s is %s: %v", o.Number, st.Status, st.LineCounts)
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("order %s not fulfilled within %s (--round-timeout): %v", o.Number, timeout, st.LineCounts)
-		}
-		select {
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		case <-time.After(poll):
-		}
+		settled = &st
 	}
 }
 
@@ -314,18 +268,44 @@ func parseVmHWM(status string) (int64, error) {
 	return 0, errors.New("peak RSS: no VmHWM in /proc/self/status")
 }
 
-// largeSummary is the report of rounds: the median time, every time, the
+// largeSummary is the JSON line of rounds: the medians and percentiles of
+// the rounds' seconds (one order per round), ours and the ceiling's, the
 // largest history and the peak RSS over all rounds.
-func largeSummary(cfg benchConfig, rounds []largeRound) largeReport {
-	rep := largeReport{Mode: benchModeLarge, Lines: cfg.lines, Rounds: len(rounds), SecondsRuns: []float64{},
-		MaxParallelLines: cfg.maxParallelLines, BatchSize: cfg.batchSize}
+func largeSummary(cfg benchConfig, rounds []largeRound) benchResult {
+	var ours, ceil []time.Duration
+	var secs []float64
+	res := benchResult{}
+	hist, rss := 0, 0.0
 	for _, r := range rounds {
-		rep.SecondsRuns = append(rep.SecondsRuns, r.Seconds)
-		rep.MaxHistoryEvents = max(rep.MaxHistoryEvents, r.MaxHistory)
-		rep.PeakRSSMB = max(rep.PeakRSSMB, r.PeakRSSMB)
+		ours = append(ours, time.Duration(r.Seconds*float64(time.Second)))
+		ceil = append(ceil, time.Duration(r.CeilingSeconds*float64(time.Second)))
+		secs = append(secs, r.Seconds)
+		hist, rss = max(hist, r.MaxHistory), max(rss, r.PeakRSSMB)
 	}
-	rep.Seconds = roundTo(medianOf(rep.SecondsRuns), 3)
-	return rep
+	slices.Sort(ours)
+	slices.Sort(ceil)
+	seconds := roundTo(medianOf(secs), 3)
+	ceilSeconds := roundTo(medianOf(func() []float64 {
+		v := make([]float64, len(rounds))
+		for i, r := range rounds {
+			v[i] = r.CeilingSeconds
+		}
+		return v
+	}()), 3)
+	if seconds > 0 {
+		res.OrdersPerSec = roundTo(1/seconds, 4)
+		res.LinesPerSec = roundTo(float64(cfg.lines)/seconds, 1)
+	}
+	if ceilSeconds > 0 {
+		res.CeilingOrdersPerSec = roundTo(1/ceilSeconds, 4)
+	}
+	if seconds > 0 && ceilSeconds > 0 {
+		res.Ratio = roundTo(ceilSeconds/seconds, 3)
+	}
+	res.P50Ms, res.P90Ms, res.P99Ms = ms(percentile(ours, 50)), ms(percentile(ours, 90)), ms(percentile(ours, 99))
+	res.CeilingP50Ms, res.CeilingP99Ms = ms(percentile(ceil, 50)), ms(percentile(ceil, 99))
+	res.Seconds, res.MaxHistoryEvents, res.PeakRSSMB = &seconds, &hist, &rss
+	return res
 }
 
 // writeLargeReport prints a table of the rounds, the medians, and the
@@ -333,27 +313,19 @@ func largeSummary(cfg benchConfig, rounds []largeRound) largeReport {
 func writeLargeReport(w io.Writer, cfg benchConfig, rounds []largeRound) error {
 	rep := largeSummary(cfg, rounds)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "round\torder\tlines\tseconds\tlines/s\tmax history events\tpeak RSS so far MiB\n")
+	fmt.Fprintf(tw, "round\torder\tlines\tseconds\tlines/s\tceiling seconds\tmax history events\tpeak RSS so far MiB\n")
 	for i, r := range rounds {
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.1f\t%d\t%.1f\n", i+1, r.Number, cfg.lines, r.Seconds,
-			float64(cfg.lines)/r.Seconds, r.MaxHistory, r.PeakRSSMB)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%.3f\t%.1f\t%.3f\t%d\t%.1f\n", i+1, r.Number, cfg.lines, r.Seconds,
+			float64(cfg.lines)/r.Seconds, r.CeilingSeconds, r.MaxHistory, r.PeakRSSMB)
 	}
-	histories := make([]float64, len(rounds))
-	for i, r := range rounds {
-		histories[i] = float64(r.MaxHistory)
-	}
-	fmt.Fprintf(tw, "median\t\t%d\t%.3f\t%.1f\t%.0f\t\n", cfg.lines, rep.Seconds, float64(cfg.lines)/rep.Seconds, medianOf(histories))
+	fmt.Fprintf(tw, "median\t\t%d\t%.3f\t%.1f\t%.3f\t%d\t%.1f\n", cfg.lines, *rep.Seconds, rep.LinesPerSec,
+		rep.CeilingP50Ms/1000, *rep.MaxHistoryEvents, *rep.PeakRSSMB)
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "%d lines, --max-parallel-lines %d, --batch-size %d, LMS latency %s; peak RSS %.1f MiB\n",
-		cfg.lines, cfg.maxParallelLines, cfg.batchSize, cfg.lmsLatency, rep.PeakRSSMB)
-	b, err := json.Marshal(rep)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	fmt.Fprintf(w, "%d lines, --max-parallel-lines %d, --batch-size %d, LMS latency %s; ratio (ceiling / ours seconds) %.3f; peak RSS %.1f MiB\n",
+		cfg.lines, cfg.maxParallelLines, cfg.batchSize, cfg.lmsLatency, rep.Ratio, *rep.PeakRSSMB)
+	return writeJSONLine(w, rep)
 }
 
 // roundTo rounds x to n decimals.

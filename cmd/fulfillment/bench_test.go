@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,7 @@ import (
 	"github.com/coursefulfill/fulfillment/order"
 )
 
-func TestPercentileAndMedian(t *testing.T) {
+func TestPercentile(t *testing.T) {
 	var d []time.Duration
 	for i := 1; i <= 100; i++ {
 		d = append(d, time.Duration(i)*time.Millisecond)
@@ -24,9 +25,7 @@ func TestPercentileAndMedian(t *testing.T) {
 	require.Equal(t, 99*time.Millisecond, percentile(d, 99))
 	require.Equal(t, 100*time.Millisecond, percentile(d, 100))
 	require.Equal(t, time.Millisecond, percentile(d[:1], 99))
-	runs := []benchRun{{OrdersPerSec: 3}, {OrdersPerSec: 1}, {OrdersPerSec: 2}}
-	require.Equal(t, 2.0, median(runs, func(r benchRun) float64 { return r.OrdersPerSec }))
-	require.Equal(t, 1.5, median(runs[1:], func(r benchRun) float64 { return r.OrdersPerSec }))
+	require.Equal(t, time.Duration(0), percentile(nil, 50))
 }
 
 func TestMedianOf(t *testing.T) {
@@ -56,53 +55,130 @@ func TestBenchFlags(t *testing.T) {
 	cfg, err := parseBench(t)
 	require.NoError(t, err)
 	require.Equal(t, benchModeThroughput, cfg.mode, "throughput stays the default")
+	require.Equal(t, 20, cfg.inFlight)
 	require.Equal(t, 3, cfg.lines)
+	require.Equal(t, 50*time.Millisecond, cfg.lmsLatency)
+	require.Equal(t, 10*time.Second, cfg.duration)
+	require.Equal(t, 3, cfg.rounds)
 	require.Equal(t, 20*time.Millisecond, cfg.poll)
-	require.Equal(t, 200, cfg.orders)
+
+	cfg, err = parseBench(t, "--mode", "latency", "--lines", "5", "--duration", "3s", "--rounds", "2")
+	require.NoError(t, err)
+	require.Equal(t, 1, cfg.inFlight, "latency runs one order at a time")
+	require.Equal(t, 5, cfg.lines)
+	require.Equal(t, 3*time.Second, cfg.duration)
+	require.Equal(t, 2, cfg.rounds)
 
 	cfg, err = parseBench(t, "--mode", "large")
 	require.NoError(t, err)
 	require.Equal(t, order.MaxLines, cfg.lines, "large defaults to the largest order")
-	require.Equal(t, 250*time.Millisecond, cfg.poll)
 	require.Equal(t, 3, cfg.rounds)
-	require.Equal(t, contract.DefaultMaxParallelLines, cfg.maxParallelLines)
+	require.Equal(t, 0, cfg.maxParallelLines, "the product's default for the order's size")
 	require.Equal(t, contract.DefaultBatchSize, cfg.batchSize)
-	require.Equal(t, 50*time.Millisecond, cfg.lmsLatency)
 
 	cfg, err = parseBench(t, "--mode", "large", "--lines", "2000", "--rounds", "1", "--max-parallel-lines", "100",
-		"--batch-size", "250", "--poll", "1s", "--lms-latency", "10ms")
+		"--batch-size", "250", "--lms-latency", "10ms")
 	require.NoError(t, err)
 	require.Equal(t, 2000, cfg.lines)
 	require.Equal(t, 1, cfg.rounds)
 	require.Equal(t, 100, cfg.maxParallelLines)
 	require.Equal(t, 250, cfg.batchSize)
-	require.Equal(t, time.Second, cfg.poll)
 	require.Equal(t, 10*time.Millisecond, cfg.lmsLatency)
 
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
-		{[]string{"--mode", "huge"}, `--mode must be throughput or large, not "huge"`},
-		{[]string{"--mode", "large", "--lines", "0"}, "--lines must be from 1 to 10000"},
+		{[]string{"--mode", "huge"}, `--mode must be throughput, latency or large, not "huge"`},
+		{[]string{"--lines", "0"}, "--lines must be from 1 to 10000"},
 		{[]string{"--mode", "large", "--lines", "10001"}, "--lines must be from 1 to 10000"},
-		{[]string{"--mode", "large", "--rounds", "0"}, "--rounds must be at least 1"},
-		{[]string{"--mode", "large", "--max-parallel-lines", "0"}, "--max-parallel-lines must be at least 1"},
+		{[]string{"--in-flight", "0"}, "--in-flight must be from 1 to 1000"},
+		{[]string{"--in-flight", "1001"}, "--in-flight must be from 1 to 1000"},
+		{[]string{"--duration", "0s"}, "--duration must be positive"},
+		{[]string{"--rounds", "0"}, "--rounds must be at least 1"},
+		{[]string{"--poll", "0s"}, "--poll must be positive"},
+		{[]string{"--lms-latency", "-1ms"}, "--lms-latency must not be negative"},
+		{[]string{"--mode", "large", "--max-parallel-lines", "-1"}, "--max-parallel-lines must not be negative"},
 		{[]string{"--mode", "large", "--batch-size", "0"}, "--batch-size must be from 1 to 1000"},
 		{[]string{"--mode", "large", "--batch-size", "1001"}, "--batch-size must be from 1 to 1000"},
-		{[]string{"--mode", "large", "--poll", "0s"}, "--poll must be positive"},
 		{[]string{"--mode", "large", "--round-timeout", "0s"}, "--round-timeout must be positive"},
-		{[]string{"--mode", "large", "--lms-latency", "-1ms"}, "--lms-latency must not be negative"},
-		{[]string{"--mode", "large", "--orders", "5"}, "--orders does not apply to --mode large"},
-		{[]string{"--mode", "large", "--runs", "5"}, "--runs does not apply to --mode large"},
-		{[]string{"--mode", "large", "--json"}, "--json does not apply to --mode large"},
-		{[]string{"--rounds", "2"}, "--rounds does not apply to --mode throughput"},
+		{[]string{"--mode", "large", "--in-flight", "5"}, "--in-flight does not apply to --mode large"},
+		{[]string{"--mode", "large", "--duration", "5s"}, "--duration does not apply to --mode large"},
+		{[]string{"--mode", "latency", "--in-flight", "5"}, "--in-flight does not apply to --mode latency"},
 		{[]string{"--mode", "throughput", "--batch-size", "100"}, "--batch-size does not apply to --mode throughput"},
 		{[]string{"--max-parallel-lines", "100"}, "--max-parallel-lines does not apply to --mode throughput"},
 	} {
 		_, err := parseBench(t, c.args...)
 		require.ErrorContains(t, err, c.want, "%v", c.args)
 	}
+}
+
+// lastJSONLine decodes the last line of out, which must be one JSON object.
+func lastJSONLine(t *testing.T, out string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	var got map[string]any
+	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &got), out)
+	return got
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// commonFields are the JSON line's fields in every mode.
+var commonFields = []string{"ceiling_orders_per_sec", "ceiling_p50_ms", "ceiling_p99_ms", "errors", "lines_per_sec",
+	"orders_per_sec", "p50_ms", "p90_ms", "p99_ms", "ratio"}
+
+func roundOf(variant string, r int, wall time.Duration, errs int, lat ...time.Duration) roundResult {
+	slices.Sort(lat)
+	return roundResult{Variant: variant, Round: r, Orders: len(lat), Errors: errs, Wall: wall, Latencies: lat}
+}
+
+func TestRoundsReportEndsWithOneJSONLine(t *testing.T) {
+	ms := time.Millisecond
+	rounds := []roundResult{
+		roundOf(variantOurs, 1, time.Second, 1, 100*ms, 200*ms, 300*ms, 400*ms),
+		roundOf(variantCeiling, 1, time.Second, 0, 100*ms, 100*ms, 100*ms, 100*ms, 200*ms),
+		roundOf(variantPoll, 1, time.Second, 0, 500*ms),
+		roundOf(variantOurs, 2, time.Second, 0, 100*ms, 100*ms, 100*ms, 100*ms, 100*ms, 100*ms),
+		roundOf(variantCeiling, 2, time.Second, 0, 100*ms, 100*ms, 100*ms, 100*ms, 100*ms),
+		roundOf(variantPoll, 2, time.Second, 0, 500*ms),
+	}
+	cfg := benchConfig{mode: benchModeThroughput, inFlight: 20, lines: 3, lmsLatency: 50 * ms, duration: time.Second, rounds: 2}
+	var out strings.Builder
+	require.NoError(t, writeRoundsReport(&out, cfg, rounds, map[string]int{variantOurs: 40, variantCeiling: 20}))
+	require.Contains(t, out.String(), "ours-poll", "the polling variant is in the table")
+	require.Contains(t, out.String(), "ours 40, ceiling 20")
+	got := lastJSONLine(t, out.String())
+	require.Equal(t, commonFields, keys(got), "exactly the documented fields")
+	// ours: 10 orders in 2 s; ceiling: 10 in 2 s; percentiles over every
+	// latency of the variant.
+	require.Equal(t, 5.0, got["orders_per_sec"])
+	require.Equal(t, 15.0, got["lines_per_sec"])
+	require.Equal(t, 5.0, got["ceiling_orders_per_sec"])
+	require.Equal(t, 1.0, got["ratio"])
+	require.Equal(t, 100.0, got["p50_ms"])
+	require.Equal(t, 300.0, got["p90_ms"])
+	require.Equal(t, 400.0, got["p99_ms"])
+	require.Equal(t, 100.0, got["ceiling_p50_ms"])
+	require.Equal(t, 200.0, got["ceiling_p99_ms"])
+	require.Equal(t, 1.0, got["errors"])
+
+	cfg.mode, cfg.inFlight = benchModeLatency, 1
+	rounds = append(rounds, roundOf(variantDirect, 1, time.Second, 0, 101*ms, 103*ms, 102*ms))
+	out.Reset()
+	require.NoError(t, writeRoundsReport(&out, cfg, rounds, nil))
+	got = lastJSONLine(t, out.String())
+	want := append(slices.Clone(commonFields), "direct_p50_ms")
+	slices.Sort(want)
+	require.Equal(t, want, keys(got), "exactly the documented fields")
+	require.Equal(t, 102.0, got["direct_p50_ms"])
 }
 
 func TestParseVmHWM(t *testing.T) {
@@ -169,20 +245,23 @@ func TestLargeDone(t *testing.T) {
 }
 
 func TestLargeReportEndsWithOneJSONLine(t *testing.T) {
-	cfg := benchConfig{lines: 2000, maxParallelLines: 20, batchSize: 500, lmsLatency: 50 * time.Millisecond}
+	cfg := benchConfig{mode: benchModeLarge, lines: 2000, maxParallelLines: 200, batchSize: 500, lmsLatency: 50 * time.Millisecond}
 	rounds := []largeRound{
-		{Number: "La-0", Seconds: 70.5, MaxHistory: 3100, MaxHistoryOf: "order-La-0~fulfill-1~batch-0", PeakRSSMB: 600},
-		{Number: "La-1", Seconds: 60.25, MaxHistory: 3300, PeakRSSMB: 650.5},
-		{Number: "La-2", Seconds: 65, MaxHistory: 3000, PeakRSSMB: 640},
+		{Number: "La-0", Seconds: 70.5, MaxHistory: 3100, MaxHistoryOf: "order-La-0~fulfill-1~batch-0", PeakRSSMB: 600, CeilingSeconds: 50},
+		{Number: "La-1", Seconds: 60.25, MaxHistory: 3300, PeakRSSMB: 650.5, CeilingSeconds: 52},
+		{Number: "La-2", Seconds: 65, MaxHistory: 3000, PeakRSSMB: 640, CeilingSeconds: 48},
 	}
 	var out strings.Builder
 	require.NoError(t, writeLargeReport(&out, cfg, rounds))
-	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
-	require.Contains(t, lines[0], "seconds")
 	require.Contains(t, out.String(), "median")
-	var got map[string]any
-	require.NoError(t, json.Unmarshal([]byte(lines[len(lines)-1]), &got), out.String())
-	require.Equal(t, map[string]any{"mode": "large", "lines": 2000.0, "rounds": 3.0, "seconds": 65.0,
-		"seconds_runs": []any{70.5, 60.25, 65.0}, "max_history_events": 3300.0, "peak_rss_mb": 650.5,
-		"max_parallel_lines": 20.0, "batch_size": 500.0}, got)
+	got := lastJSONLine(t, out.String())
+	want := append(slices.Clone(commonFields), "max_history_events", "peak_rss_mb", "seconds")
+	slices.Sort(want)
+	require.Equal(t, want, keys(got), "exactly the documented fields")
+	require.Equal(t, 65.0, got["seconds"], "the median round")
+	require.Equal(t, 3300.0, got["max_history_events"], "the largest over rounds")
+	require.Equal(t, 650.5, got["peak_rss_mb"])
+	require.Equal(t, 50000.0, got["ceiling_p50_ms"])
+	require.Equal(t, 0.769, got["ratio"], "ceiling seconds / ours")
+	require.Equal(t, 30.8, got["lines_per_sec"])
 }

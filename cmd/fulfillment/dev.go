@@ -25,9 +25,10 @@ const sampleOrder = `{"number":"EDX-100042","user":{"username":"ada","email":"ad
 
 func newDevCommand() *cobra.Command {
 	var (
-		cfg  stack.Config
-		logs logFlags
-		opts orderOptionFlags
+		cfg       stack.Config
+		logs      logFlags
+		opts      orderOptionFlags
+		pprofPort int
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -67,6 +68,11 @@ NAME_FILE; set only one):
 					return err
 				}
 			}
+			pprofURL, stopPprof, err := servePprof(pprofPort)
+			if err != nil {
+				return err
+			}
+			defer stopPprof()
 			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, worker, API and LMS ...")
 			s, err := stack.Start(cmd.Context(), cfg)
 			if err != nil {
@@ -78,6 +84,9 @@ NAME_FILE; set only one):
 			}
 			defer s.Close()
 			printBanner(cmd, s, cfg)
+			if pprofURL != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "  Profiles      %s (go tool pprof %sprofile?seconds=30)\n", pprofURL, pprofURL)
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
 			return nil
@@ -94,6 +103,7 @@ NAME_FILE; set only one):
 	f.StringVar(&cfg.LMSAdminToken, "lms-admin-token", os.Getenv(envSandboxAdminToken), "sandbox LMS: token its admin API requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
 	registerModulesConfig(cmd, &cfg.ModulesConfig)
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
+	f.IntVar(&pprofPort, "pprof-port", 0, "serve Go profiles (CPU, heap, goroutines, block, mutex) of the whole process on 127.0.0.1 at this port; 0 serves none")
 	logs.register(cmd, "info", logConsole)
 	opts.register(cmd)
 	return cmd

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -85,7 +86,10 @@ API's JSON for scripts. Failures exit non-zero with the API's explanation.`,
 }
 
 func (o *orderCLI) createCommand() *cobra.Command {
-	var file string
+	var (
+		file string
+		wait time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "create -f order.json",
 		Short: "Submit an order (JSON as in docs/api.md; -f - reads stdin)",
@@ -108,9 +112,15 @@ func (o *orderCLI) createCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := c.CreateOrder(cmd.Context(), ord)
+			res, settled, err := o.create(cmd.Context(), c, ord, wait)
 			if err != nil {
 				return o.fail(cmd, err)
+			}
+			if settled != nil {
+				if o.asJSON {
+					return writeJSONTo(cmd.OutOrStdout(), settled)
+				}
+				return printStatus(cmd.OutOrStdout(), *settled)
 			}
 			if o.asJSON {
 				return writeJSONTo(cmd.OutOrStdout(), res)
@@ -125,6 +135,7 @@ func (o *orderCLI) createCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "order JSON file, - for stdin")
+	cmd.Flags().DurationVar(&wait, "wait", 0, "wait up to this long (at most 10s) for the order to settle and print its status")
 	if err := cmd.MarkFlagRequired("file"); err != nil {
 		panic(err) // the flag is defined just above
 	}
@@ -148,35 +159,7 @@ func (o *orderCLI) statusCommand() *cobra.Command {
 			if o.asJSON {
 				return writeJSONTo(cmd.OutOrStdout(), st)
 			}
-			out := cmd.OutOrStdout()
-			state := "open"
-			if st.Closed {
-				state = "closed"
-			}
-			fmt.Fprintf(out, "order %s: %s (%s", st.OrderNumber, st.Status, state)
-			if !st.Closed && !st.RefundWindowEndsAt.IsZero() {
-				fmt.Fprintf(out, ", refund window ends %s", st.RefundWindowEndsAt.Format("2006-01-02 15:04 MST"))
-			}
-			fmt.Fprintln(out, ")")
-			tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "LINE\tPRODUCT\tCOURSE\tMODE\tSTATE\tATTEMPTS\tLAST ERROR")
-			for _, l := range st.Lines {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", l.ID, l.ProductType, dash(l.CourseID), dash(l.Mode), l.State, l.Attempts, dash(l.LastError))
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if len(st.Lines) < st.LinesTotal {
-				fmt.Fprintf(out, "(%d of %d lines; by state: %v)\n", len(st.Lines), st.LinesTotal, st.LineCounts)
-			}
-			for _, r := range st.Refunds {
-				ids := make([]string, len(r.Lines))
-				for i, l := range r.Lines {
-					ids[i] = l.ID + "=" + string(l.State)
-				}
-				fmt.Fprintf(out, "refund %s: %s [%s]\n", r.RefundID, r.State, strings.Join(ids, ", "))
-			}
-			return nil
+			return printStatus(cmd.OutOrStdout(), st)
 		},
 	}
 }
@@ -357,4 +340,36 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// printStatus prints an order's status document for people.
+func printStatus(out io.Writer, st api.OrderStatus) error {
+	state := "open"
+	if st.Closed {
+		state = "closed"
+	}
+	fmt.Fprintf(out, "order %s: %s (%s", st.OrderNumber, st.Status, state)
+	if !st.Closed && !st.RefundWindowEndsAt.IsZero() {
+		fmt.Fprintf(out, ", refund window ends %s", st.RefundWindowEndsAt.Format("2006-01-02 15:04 MST"))
+	}
+	fmt.Fprintln(out, ")")
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LINE\tPRODUCT\tCOURSE\tMODE\tSTATE\tATTEMPTS\tLAST ERROR")
+	for _, l := range st.Lines {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", l.ID, l.ProductType, dash(l.CourseID), dash(l.Mode), l.State, l.Attempts, dash(l.LastError))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(st.Lines) < st.LinesTotal {
+		fmt.Fprintf(out, "(%d of %d lines; by state: %v)\n", len(st.Lines), st.LinesTotal, st.LineCounts)
+	}
+	for _, r := range st.Refunds {
+		ids := make([]string, len(r.Lines))
+		for i, l := range r.Lines {
+			ids[i] = l.ID + "=" + string(l.State)
+		}
+		fmt.Fprintf(out, "refund %s: %s [%s]\n", r.RefundID, r.State, strings.Join(ids, ", "))
+	}
+	return nil
 }

@@ -85,7 +85,7 @@ func (l *LMS) AddCourse(c Course) error {
 	defer l.mu.Unlock()
 	l.putCourse(c)
 	l.addedCourse[c.CourseID] = true
-	l.changed()
+	l.changed(putCourse(l.courses[c.CourseID]))
 	return nil
 }
 
@@ -127,7 +127,7 @@ func (l *LMS) Reset() {
 	l.enrollments = map[enrollmentKey]*enrollment{}
 	l.allowed = map[allowedKey]*allowance{}
 	l.entitle = map[string]*entitlement{}
-	l.changed()
+	l.changed(reset())
 }
 
 func (l *LMS) adminRoutes(root *http.ServeMux) {

@@ -57,7 +57,7 @@ func (l *LMS) handleAllowedPost(w http.ResponseWriter, r *http.Request) {
 	}
 	a := &allowance{Email: email, CourseID: courseID, AutoEnroll: auto != nil && *auto, Created: l.now()}
 	l.allowed[key] = a
-	l.changed()
+	l.changed(putAllowed(a))
 	writeJSON(w, http.StatusCreated, map[string]any{"email": a.Email, "course_id": a.CourseID, "auto_enroll": a.AutoEnroll})
 }
 
@@ -79,6 +79,6 @@ func (l *LMS) handleAllowedDelete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	delete(l.allowed, key)
-	l.changed()
+	l.changed(deleteAllowed(email, courseID))
 	w.WriteHeader(http.StatusNoContent)
 }

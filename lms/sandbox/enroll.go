@@ -236,7 +236,7 @@ func (l *LMS) handleEnrollmentPost(w http.ResponseWriter, r *http.Request) {
 		}
 		e.Writes++
 		e.setAttributes(attrs)
-		l.changed()
+		l.changed(putEnrollment(e))
 		writeJSON(w, http.StatusOK, l.enrollmentJSON(e))
 		return
 	}
@@ -277,7 +277,7 @@ func (l *LMS) handleEnrollmentPost(w http.ResponseWriter, r *http.Request) {
 		e.Writes++
 	}
 	e.setAttributes(attrs)
-	l.changed()
+	l.changed(putEnrollment(e))
 	writeJSON(w, http.StatusOK, l.enrollmentJSON(e))
 }
 

@@ -179,16 +179,18 @@ func (l *LMS) handleEntitlementCreate(w http.ResponseWriter, r *http.Request) {
 			upgradeable = append(upgradeable, en)
 		}
 	}
+	recs := []record{putEntitlement(e)}
 	if len(upgradeable) == 1 {
 		en := upgradeable[0]
 		if en.Mode != mode {
 			en.Mode = mode
 			en.Writes++
+			recs = append(recs, putEnrollment(en))
 		}
 		e.EnrollmentCourseRun = en.CourseID
 	}
 	l.entitle[e.UUID] = e
-	l.changed()
+	l.changed(recs...)
 	writeJSON(w, http.StatusCreated, l.entitlementJSON(e))
 }
 
@@ -210,12 +212,14 @@ func (l *LMS) handleEntitlementDelete(w http.ResponseWriter, r *http.Request) {
 		e.ExpiredAt = &now
 		e.Modified = now
 	}
+	recs := []record{putEntitlement(e)}
 	if e.EnrollmentCourseRun != "" {
 		if en := l.enrollments[enrollmentKey{e.User, e.EnrollmentCourseRun}]; en != nil && en.IsActive {
 			en.IsActive = false
 			en.Writes++
+			recs = append(recs, putEnrollment(en))
 		}
 	}
-	l.changed()
+	l.changed(recs...)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -114,6 +114,7 @@ type LMS struct {
 	enrollments map[enrollmentKey]*enrollment
 	allowed     map[allowedKey]*allowance
 	entitle     map[string]*entitlement // by uuid
+	journal     *journal                // with a StateFile: the changes since its snapshot
 	faults      faultState
 	throttle    map[string]*window
 	stats       Stats
@@ -214,6 +215,9 @@ func New(opts Options) (*LMS, error) {
 		if err := l.load(); err != nil {
 			return nil, fmt.Errorf("sandbox: state file %s: %w", opts.StateFile, err)
 		}
+		if err := l.openJournal(); err != nil {
+			return nil, fmt.Errorf("sandbox: %w", err)
+		}
 	}
 	l.setFaults(opts.Faults)
 	l.handler = l.routes()
@@ -232,7 +236,7 @@ func (l *LMS) Close() error {
 	}
 	l.closed = true
 	close(l.closing)
-	return l.saveLocked()
+	return l.closeJournal()
 }
 
 // Stats returns the request counters.

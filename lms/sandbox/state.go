@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-
-	"go.uber.org/zap"
 )
 
 type enrollmentKey struct{ user, course string }
@@ -110,8 +108,9 @@ func (l *LMS) load() error {
 	return nil
 }
 
-// saveLocked writes the state file atomically (temp file, fsync, rename), so
-// a crash leaves either the old or the new state. Callers hold mu.
+// saveLocked writes the state file, the snapshot, atomically (temp file,
+// fsync, rename), so a crash leaves either the old or the new snapshot; the
+// journal (journal.go) holds the changes since. Callers hold mu.
 func (l *LMS) saveLocked() error {
 	if l.opts.StateFile == "" {
 		return nil
@@ -155,14 +154,6 @@ func (l *LMS) saveLocked() error {
 		return fmt.Errorf("sandbox: save state: %w", err)
 	}
 	return nil
-}
-
-// changed persists the state after a mutation. A failure to persist is
-// logged: the in-memory state stays authoritative for this run.
-func (l *LMS) changed() {
-	if err := l.saveLocked(); err != nil {
-		l.log.Error("sandbox state not saved", zap.Error(err))
-	}
 }
 
 func (l *LMS) sortedEnrollments() []*enrollment {

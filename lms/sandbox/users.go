@@ -56,6 +56,7 @@ func (l *LMS) userByEmailLocked(email string) (User, bool) {
 func (l *LMS) registerLocked(u User) {
 	l.putUser(u)
 	l.addedUsers = append(l.addedUsers, u.Username)
+	recs := []record{putUser(u)}
 	for _, a := range l.sortedAllowed() {
 		if normEmail(a.Email) != normEmail(u.Email) || !a.AutoEnroll {
 			continue
@@ -73,9 +74,10 @@ func (l *LMS) registerLocked(u User) {
 		if !e.IsActive {
 			e.IsActive, e.Mode = true, courseDefaultMode(c)
 			e.Writes++
+			recs = append(recs, putEnrollment(e))
 		}
 	}
-	l.changed()
+	l.changed(recs...)
 }
 
 func courseDefaultMode(c *Course) string {

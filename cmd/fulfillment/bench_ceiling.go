@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursefulfill/fulfillment/worker"
+)
+
+// The ceiling: a bare workflow of the same shape as an order, on the same
+// embedded server and with the same worker settings, whose activities only
+// sleep as long as a line's LMS calls take. What Temporal itself can do on
+// this machine; our order path is measured against it.
+
+// ceilingTaskQueue is the task queue of the ceiling's worker.
+const ceilingTaskQueue = "bench-ceiling"
+
+// Names the ceiling registers.
+const (
+	ceilingWorkflowName = "BenchCeilingWorkflow"
+	ceilingBatchName    = "BenchCeilingBatchWorkflow"
+	ceilingActivityName = "BenchCeilingLine"
+)
+
+// ceilingInput is one ceiling order: lines activities sleeping lineTime
+// each, at most parallel at a time, in children of batch lines when there
+// are more (as a large order's batches share its cap).
+type ceilingInput struct {
+	Lines    int           `json:"lines"`
+	LineTime time.Duration `json:"line_time"`
+	Parallel int           `json:"parallel"`
+	Batch    int           `json:"batch"`
+}
+
+// ceilingWorkflow runs one ceiling order.
+func ceilingWorkflow(ctx workflow.Context, in ceilingInput) error {
+	if in.Lines <= in.Batch {
+		return ceilingLines(ctx, in)
+	}
+	chunks := (in.Lines + in.Batch - 1) / in.Batch
+	running := min(chunks, in.Parallel)
+	child := in
+	child.Parallel = max(1, in.Parallel/running)
+	sem := workflow.NewSemaphore(ctx, int64(running))
+	var futures []workflow.Future
+	for k := range chunks {
+		if err := sem.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		child.Lines = min(in.Batch, in.Lines-k*in.Batch)
+		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: fmt.Sprintf("%s~batch-%d", workflow.GetInfo(ctx).WorkflowExecution.ID, k)})
+		f := workflow.ExecuteChildWorkflow(cctx, ceilingBatchName, child)
+		futures = append(futures, f)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			_ = f.Get(ctx, nil)
+			sem.Release(1)
+		})
+	}
+	for _, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ceilingLines runs in.Lines activities, in.Parallel at a time.
+func ceilingLines(ctx workflow.Context, in ceilingInput) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	sem := workflow.NewSemaphore(ctx, int64(max(1, in.Parallel)))
+	futures := make([]workflow.Future, 0, in.Lines)
+	for range in.Lines {
+		if err := sem.Acquire(ctx, 1); err != nil {
+			return err
+		}
+		f := workflow.ExecuteActivity(ctx, ceilingActivityName, in.LineTime)
+		futures = append(futures, f)
+		workflow.Go(ctx, func(ctx workflow.Context) {
+			_ = f.Get(ctx, nil)
+			sem.Release(1)
+		})
+	}
+	for _, f := range futures {
+		if err := f.Get(ctx, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ceilingLine is a line's LMS time and nothing else.
+func ceilingLine(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// startCeilingWorker starts the ceiling's worker on c with the fulfillment
+// worker's settings.
+func startCeilingWorker(c client.Client, opts worker.Options) (sdkworker.Worker, error) {
+	w := sdkworker.New(c, ceilingTaskQueue, worker.SDKOptions(opts))
+	w.RegisterWorkflowWithOptions(ceilingWorkflow, workflow.RegisterOptions{Name: ceilingWorkflowName})
+	w.RegisterWorkflowWithOptions(ceilingLines, workflow.RegisterOptions{Name: ceilingBatchName})
+	w.RegisterActivityWithOptions(ceilingLine, activity.RegisterOptions{Name: ceilingActivityName})
+	if err := w.Start(); err != nil {
+		return nil, fmt.Errorf("start the ceiling's worker: %w", err)
+	}
+	return w, nil
+}
+
+// runCeiling runs one ceiling order to its end.
+func runCeiling(ctx context.Context, c client.Client, id string, in ceilingInput) error {
+	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: ceilingTaskQueue}, ceilingWorkflowName, in)
+	if err != nil {
+		return fmt.Errorf("start ceiling %s: %w", id, err)
+	}
+	if err := run.Get(ctx, nil); err != nil {
+		return fmt.Errorf("ceiling %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,54 @@
+package contract
+
+// UpdateWaitSettled is the order workflow's update that answers once the
+// order has settled: no line is pending, fulfilling, retrying or revoking and
+// no refund is revoking. Its result is the status document at that moment
+// (its lines stripped of order fields for large orders, as the status query
+// answers). The handler waits without polling; a caller stops waiting by
+// giving up on the update (its answer then goes nowhere). A caller that
+// needs the document at once uses the status query instead.
+const UpdateWaitSettled = "wait-settled"
+
+// MaxSettledWaiters bounds the wait-settled updates one order workflow holds
+// at a time; more are rejected (ErrorTypeTooManyWaiters) and the caller falls
+// back to reading the status.
+const MaxSettledWaiters = 100
+
+// ErrorTypeTooManyWaiters rejects a wait-settled update beyond
+// MaxSettledWaiters.
+const ErrorTypeTooManyWaiters ErrorType = "TooManyWaiters"
+
+// Settled reports whether a line in state s is done moving: nothing runs for
+// it until someone acts (a refund, a retry, the learner's account).
+// LinePending counts as moving unless the order stopped fulfilling.
+func (s LineState) Settled(stopped bool) bool {
+	switch s {
+	case LineFulfilling, LineRetrying, LineRevoking:
+		return false
+	case LinePending:
+		return stopped
+	}
+	return true
+}
+
+// Settled reports whether an order with these lines and refunds has settled
+// (see UpdateWaitSettled); stopped is set once the order no longer fulfills
+// (cancelled, or closed).
+func Settled(lines []LineStatus, refunds []RefundStatus, stopped bool) bool {
+	for _, l := range lines {
+		if !l.State.Settled(stopped) {
+			return false
+		}
+	}
+	for _, r := range refunds {
+		if r.State == RefundRevoking {
+			return false
+		}
+	}
+	return true
+}
+
+// Settled reports whether the order the document shows has settled.
+func (d StatusDocument) Settled() bool {
+	return Settled(d.Lines, d.Refunds, d.Cancelled || d.Closed)
+}

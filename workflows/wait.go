@@ -1,0 +1,43 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/coursefulfill/fulfillment/contract"
+)
+
+// setWaitHandler registers the wait-settled update: its handler answers the
+// status document once the order has settled (workflow.Await on the
+// workflow's own state, no polling), or at once when it already has. It
+// also answers, unsettled, when the history asks to continue as new, so a
+// waiting caller never holds the run open. Registering a handler adds no
+// command: histories recorded before it replay unchanged.
+func (w *orderRun) setWaitHandler(ctx workflow.Context) error {
+	waiters := 0
+	return workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateWaitSettled,
+		func(ctx workflow.Context) (contract.StatusDocument, error) {
+			waiters++
+			defer func() { waiters-- }()
+			err := workflow.Await(ctx, func() bool {
+				return w.settled() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
+			})
+			if err != nil {
+				return contract.StatusDocument{}, err
+			}
+			return w.snapshot(false), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func() error {
+			if waiters >= contract.MaxSettledWaiters {
+				return asApplicationError(&contract.Rejection{Type: contract.ErrorTypeTooManyWaiters,
+					Message: "too many callers wait for this order; read its status instead"})
+			}
+			return nil
+		}})
+}
+
+// settled reports whether nothing moves in the order until someone acts: no
+// line is pending, fulfilling, retrying or revoking and no refund revokes.
+// A line awaiting the learner's account counts as settled.
+func (w *orderRun) settled() bool {
+	return contract.Settled(w.lines, w.refunds, w.cancelled || w.late)
+}
