@@ -24,8 +24,9 @@ const sampleOrder = `{"number":"EDX-100042","user":{"username":"ada","email":"ad
 func newDevCommand() *cobra.Command {
 	var (
 		cfg  stack.Config
-		logs logFlags
-		opts orderOptionFlags
+		logs     logFlags
+		opts     orderOptionFlags
+		inWorker bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -65,7 +66,8 @@ NAME_FILE; set only one):
 					return err
 				}
 			}
-			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, worker, API and LMS ...")
+			cfg.NoWorker = !inWorker
+			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, "+workerPart(inWorker)+"API and LMS ...")
 			s, err := stack.Start(cmd.Context(), cfg)
 			if err != nil {
 				var pe *stack.PortError
@@ -76,6 +78,9 @@ NAME_FILE; set only one):
 			}
 			defer s.Close()
 			printBanner(cmd, s, cfg)
+			if !inWorker {
+				printWorkerHint(cmd.OutOrStdout(), s, cfg.LMSURL != "")
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
 			return nil
@@ -89,6 +94,7 @@ NAME_FILE; set only one):
 	f.IntVar(&cfg.LMSPort, "lms-port", 18000, "sandbox LMS port")
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
+	f.BoolVar(&inWorker, "worker", true, "run the fulfillment worker in this process; with --worker=false separate `fulfillment worker` processes do the work")
 	registerModulesConfig(cmd, &cfg.ModulesConfig)
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
 	logs.register(cmd, "info", logConsole)
