@@ -71,6 +71,13 @@ func classify(err error, what string) error {
 	if errors.As(err, &invalid) && strings.Contains(invalid.Error(), "no mapping defined for search attribute") {
 		return wrap(ErrUnavailable, what, err)
 	}
+	// A query while no worker polls the task queue (the workers are
+	// restarting, or reconnecting to a frontend that restarted): the
+	// matching service's FailedPrecondition says so only in its text.
+	var precond *serviceerror.FailedPrecondition
+	if errors.As(err, &precond) && strings.Contains(precond.Error(), "no poller seen for task queue") {
+		return wrap(ErrUnavailable, what, err)
+	}
 	return &opError{what: what, err: err}
 }
 

@@ -171,10 +171,12 @@ func ExpectLine(l Line, o Outcome) *LineExpect {
 		}
 	}
 	if l.Product == order.ProductEntitlement && o.Fulfilled && refunded && !o.RevokeFailed && l.Prior.Active {
-		// The LMS unenrolls the run it tied the entitlement to with the
-		// revoke; one more write gives the learner's enrollment from
-		// elsewhere back.
-		le.MaxWrites++
+		// The LMS ties the entitlement to the learner's active enrollment
+		// (moving it to the entitlement's mode: the grant's write, if any)
+		// and unenrolls that run when the entitlement is revoked (one
+		// write); one more gives the enrollment from elsewhere back, in its
+		// mode. Whether or not the grant wrote, that is two writes after it.
+		le.MaxWrites = writes + 2
 	}
 	if l.Product == order.ProductEntitlement {
 		le.EntActive = le.Granted
