@@ -23,7 +23,7 @@ const sampleOrder = `{"number":"EDX-100042","user":{"username":"ada","email":"ad
 
 func newDevCommand() *cobra.Command {
 	var (
-		cfg  stack.Config
+		cfg      stack.Config
 		logs     logFlags
 		opts     orderOptionFlags
 		inWorker bool
