@@ -21,9 +21,13 @@ func workerPart(inWorker bool) string {
 // workers that do the work (against the sandbox LMS with its development
 // credentials; with --lms-url the LMS_* variables are the operator's).
 func printWorkerHint(out io.Writer, s *stack.Stack, realLMS bool) {
+	writeWorkerHint(out, s.LMSURL, s.Server.FrontendAddress(), realLMS)
+}
+
+func writeWorkerHint(out io.Writer, lmsURL, temporalAddr string, realLMS bool) {
 	if realLMS {
 		fmt.Fprintf(out, "No worker runs in this process (--worker=false): start workers with %s=%s, the LMS credentials\n"+
-			"(LMS_*) and --temporal-address %s.\n\n", lms.EnvURL, s.LMSURL, s.Server.FrontendAddress())
+			"(LMS_*) and --temporal-address %s.\n\n", lms.EnvURL, lmsURL, temporalAddr)
 		return
 	}
 	fmt.Fprintf(out, `No worker runs in this process (--worker=false): orders wait until one polls.
@@ -32,5 +36,5 @@ Start one or more in other shells:
   %s=%s %s=%s %s=%s \
     fulfillment worker --temporal-address %s
 
-`, lms.EnvURL, s.LMSURL, lms.EnvClientID, sandbox.DevClientID, lms.EnvClientSecret, sandbox.DevClientSecret, s.Server.FrontendAddress())
+`, lms.EnvURL, lmsURL, lms.EnvClientID, sandbox.DevClientID, lms.EnvClientSecret, sandbox.DevClientSecret, temporalAddr)
 }
