@@ -64,6 +64,13 @@ func classify(err error, what string) error {
 		errors.As(err, &updTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		return wrap(ErrUnavailable, what, err)
 	}
+	// A call the server side cancelled: a frontend going down cancels the
+	// calls in flight (seen when the server was killed under load). When
+	// the caller cancelled instead, it is gone and reads no answer.
+	var canceled *serviceerror.Canceled
+	if errors.As(err, &canceled) || errors.Is(err, context.Canceled) {
+		return wrap(ErrUnavailable, what, err)
+	}
 	// Right after the search attributes are registered the frontend may not
 	// know them for a few seconds (its namespace cache refreshes); a start
 	// then fails with InvalidArgument. Worth a retry, not a 500.

@@ -14,7 +14,7 @@ const (
 	FaultLMSOutage503 = "LMS answers lost to the outage"
 	Fault5xx          = "LMS 5xx (10 % of calls: 500, 502, 503)"
 	Fault429          = "LMS 429 with Retry-After (10 % of calls)"
-	FaultLost         = "LMS lost answers (10 % of writes applied, answer 504 or dropped)"
+	FaultLost         = "LMS lost answers (10 % of writes applied, then 504, connection dropped or held past the timeout)"
 )
 
 // lmsOutage is how long the LMS is down.
@@ -37,6 +37,7 @@ func rotation() []faultWindow {
 		{Fault429, map[string]any{"error_rate": 0.1, "error_status": 429, "retry_after_seconds": 2}},
 		{FaultLost, map[string]any{"lost_answer_rate": 0.1, "lost_answer_mode": "drop"}},
 		{Fault5xx, map[string]any{"error_rate": 0.1, "error_status": 503}},
+		{FaultLost, map[string]any{"lost_answer_rate": 0.1, "lost_answer_mode": "hang"}},
 	}
 }
 

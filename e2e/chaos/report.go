@@ -27,7 +27,8 @@ func (res *Result) Markdown() string {
 	}
 	b.WriteString("\n| outcome | |\n| --- | --- |\n")
 	row("load (first order to last request)", res.LoadTime.Round(time.Second))
-	row("time to settle after the load", res.SettleTime.Round(100*time.Millisecond))
+	row("an order's time to settle after its last request (median, 99th percentile, max; polled every second)", percentiles(res.Settles))
+	row("every order seen settled, after the load's last request", res.SettleTime.Round(100*time.Millisecond))
 	row("orders lost", res.Lost)
 	row("final order statuses", counts(res.Statuses))
 	row("final line states", counts(res.LineStates))
@@ -61,4 +62,17 @@ func counts[K ~string](m map[K]int) string {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])
 	}
 	return strings.Join(parts, ", ")
+}
+
+// percentiles renders the median, 99th percentile and maximum of ds.
+func percentiles(ds []time.Duration) string {
+	if len(ds) == 0 {
+		return "-"
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	at := func(q float64) time.Duration {
+		return s[min(len(s)-1, int(q*float64(len(s))))].Round(100 * time.Millisecond)
+	}
+	return fmt.Sprintf("%s, %s, %s", at(0.5), at(0.99), s[len(s)-1].Round(100*time.Millisecond))
 }

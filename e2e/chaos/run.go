@@ -52,8 +52,12 @@ type Result struct {
 	Codes   map[string]map[int]int
 	Slowest map[string]time.Duration
 	// LoadTime is from the first order to the last request of the load;
-	// SettleTime from then until every order was settled.
+	// SettleTime from then until every order was seen settled.
 	LoadTime, SettleTime time.Duration
+	// Settles are, for each wait of the driver, the time from an order's
+	// last request (placed, refunded, retried) until it was seen settled
+	// (polled every second).
+	Settles []time.Duration
 	// Final order statuses and line states.
 	Statuses   map[contract.OrderState]int
 	LineStates map[contract.LineState]int
@@ -350,6 +354,7 @@ func settled(st *contract.StatusDocument, refunds []string) bool {
 func (r *run) waitSettled(ctx context.Context, o *orderPlan) bool {
 	deadline := time.Now().Add(r.cfg.SettleTimeout)
 	var st contract.StatusDocument
+	began := time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		st = contract.StatusDocument{}
 		code, _ := r.d.api(ctx, reqStatus, http.MethodGet, "/api/v1/orders/"+o.Number, nil, &st, http.StatusOK)
@@ -357,6 +362,7 @@ func (r *run) waitSettled(ctx context.Context, o *orderPlan) bool {
 		ids := slices.Clone(r.accepted[o.Number])
 		r.mu.Unlock()
 		if code == http.StatusOK && settled(&st, ids) {
+			r.tally(func(res *Result) { res.Settles = append(res.Settles, time.Since(began)) })
 			return true
 		}
 		sleep(ctx, time.Second)
@@ -367,9 +373,11 @@ func (r *run) waitSettled(ctx context.Context, o *orderPlan) bool {
 
 // settleAll waits until every order is settled, once the load ended.
 func (r *run) settleAll(ctx context.Context) {
+	n := len(r.res.Settles)
 	for _, o := range r.p.Orders {
 		r.waitSettled(ctx, o)
 	}
+	r.tally(func(res *Result) { res.Settles = res.Settles[:n] })
 }
 
 func lineStates(st *contract.StatusDocument) string {
