@@ -386,6 +386,7 @@ func TestProbesAndMetrics(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Equal(t, problem.UnavailableRetryAfter, rec.Header().Get("Retry-After"), "a 503 says when to try again")
 
 	rec = httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/orders", strings.NewReader(jsonOf(t, validOrder("D-1"))))
@@ -393,6 +394,7 @@ func TestProbesAndMetrics(t *testing.T) {
 	req.Header.Set("Content-Type", "application/json")
 	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	require.Equal(t, problem.UnavailableRetryAfter, rec.Header().Get("Retry-After"), "a 503 says when to try again")
 
 	internal := &startertest.Fake{Err: errors.New("boom")}
 	h, err = api.New(api.Config{Token: token}, internal, nil)

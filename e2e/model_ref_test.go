@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/e2e/ledger"
 	"github.com/coursefulfill/fulfillment/order"
 )
 
@@ -79,43 +80,9 @@ func (l *mLearner) namedByUsername() bool {
 	return l.Kind == kindAccount || l.Kind == kindNewByUsername
 }
 
-// mEnroll is an enrollment as far as access goes (nil-able by Exists).
-type mEnroll struct {
-	Exists, Active bool
-	Mode           string
-}
-
-func (e mEnroll) String() string {
-	switch {
-	case !e.Exists:
-		return "no enrollment"
-	case e.Active:
-		return "active " + e.Mode
-	default:
-		return "inactive " + e.Mode
-	}
-}
-
-// access is what the learner can do: the mode of an active enrollment, or
-// nothing. Inactive enrollments are compared as "no access" whatever their
-// mode (their mode grants nothing; a later enrollment sets it anew).
-func (e mEnroll) access() string {
-	if !e.Active {
-		return "no access"
-	}
-	return "active " + e.Mode
-}
-
-func (e mEnroll) writes() int {
-	switch {
-	case !e.Exists:
-		return 0
-	case e.Active:
-		return 1
-	default:
-		return 2 // created, then deactivated
-	}
-}
+// mEnroll is an enrollment as far as access goes (the shared ledger
+// model's).
+type mEnroll = ledger.Enroll
 
 // mCause is why a seat's fulfillment fails permanently until an operator
 // fixes it.
@@ -149,14 +116,6 @@ type mLine struct {
 
 // course returns the line's course, nil for donations.
 func (l *mLine) hasCourse() bool { return l.Course >= 0 }
-
-// entMode is the mode of the entitlement a line asks for.
-func (l *mLine) entMode() string {
-	if l.Mode == "" {
-		return "verified"
-	}
-	return l.Mode
-}
 
 // mCourse is one course run created for the sequence.
 type mCourse struct {
@@ -386,7 +345,8 @@ func genSeq(seed int64) *mSeq {
 				s.Courses = append(s.Courses, mCourse{Sym: fmt.Sprintf("C%d", len(s.Courses)+1)})
 				ln.Course = len(s.Courses) - 1
 			}
-			priors := []mEnroll{{}, {true, true, "audit"}, {true, true, "verified"}, {true, false, "audit"}, {true, false, "verified"}}
+			priors := []mEnroll{{}, {Exists: true, Active: true, Mode: "audit"}, {Exists: true, Active: true, Mode: "verified"},
+				{Exists: true, Active: false, Mode: "audit"}, {Exists: true, Active: false, Mode: "verified"}}
 			switch ln.Product {
 			case order.ProductSeat:
 				ln.Mode = []string{"audit", "verified"}[pick(35, 65)]
@@ -593,27 +553,10 @@ type lineRef struct {
 	ID    string
 }
 
-// mLineExp is what the model says about one line once the system settled.
+// mLineExp is what the model says about one line once the system settled
+// (ledger.ExpectLine), and the known weaknesses that can make it differ.
 type mLineExp struct {
-	// States are the line's acceptable final states (two when a refund
-	// races the fulfillment: it may stop the line before it ran).
-	States   []contract.LineState
-	RefundID string
-	// Granted: the line's grant stands at the end (fulfilled, not refunded).
-	Granted bool
-	// Enrollment is the learner's enrollment in the line's course at the
-	// end, compared by access (active and mode, or no access).
-	Enrollment mEnroll
-	// EntActive: an active entitlement of this order for the line's
-	// course; EntMax is how many entitlements of this order (active or
-	// not) the course may have: no duplicate creates.
-	EntActive bool
-	EntMax    int
-	// MaxWrites bounds the enrollment's writes beyond those from
-	// elsewhere: each write the fulfillment and its revoke mean to make,
-	// once (a retried call must not write again).
-	MaxWrites int
-	// Tags name the known weaknesses that can make this line differ.
+	ledger.LineExpect
 	Tags []string
 }
 
@@ -641,38 +584,16 @@ type mExpect struct {
 	Ignored map[int]bool
 }
 
-func freeMode(m string) bool { return m == "audit" || m == "honor" }
+func freeMode(m string) bool { return ledger.FreeMode(m) }
+
+// ledgerLine is the line as the shared ledger model sees it.
+func (l *mLine) ledgerLine() ledger.Line {
+	return ledger.Line{Product: l.Product, Mode: l.Mode, Prior: l.Prior}
+}
 
 // grant is the learner's enrollment after the line was fulfilled, given
 // the enrollment from elsewhere, and how many writes that took.
-func grant(l *mLine) (mEnroll, int) {
-	p := l.Prior
-	switch l.Product {
-	case order.ProductSeat:
-		// An active enrollment in that mode, or in a paid mode for a free
-		// seat: the order grants nothing.
-		if p.Active && (p.Mode == l.Mode || freeMode(l.Mode) && !freeMode(p.Mode)) {
-			return p, 0
-		}
-		return mEnroll{Exists: true, Active: true, Mode: l.Mode}, 1
-	case order.ProductUpgrade:
-		if p.Active && p.Mode == l.Mode {
-			return p, 0
-		}
-		return mEnroll{Exists: true, Active: true, Mode: l.Mode}, 1
-	case order.ProductEntitlement:
-		// The LMS moves the learner's one active enrollment in a run of
-		// the course to the entitlement's mode.
-		if p.Active {
-			if p.Mode == l.entMode() {
-				return p, 0
-			}
-			return mEnroll{Exists: true, Active: true, Mode: l.entMode()}, 1
-		}
-		return p, 0
-	}
-	return p, 0
-}
+func grant(l *mLine) (mEnroll, int) { return ledger.Grant(l.ledgerLine()) }
 
 // fulfills reports whether a fulfillment attempt of the line succeeds once
 // its cause has (or has not) been fixed.
@@ -821,72 +742,18 @@ func expect(s *mSeq) *mExpect {
 				}
 			}
 		}
-		anyFailed, anyRevokeFailed, allCovered := false, false, true
+		var lineExps []*ledger.LineExpect
 		for j := range o.Lines {
 			l := &o.Lines[j]
 			ls := st.lines[l.ID]
-			le := &mLineExp{RefundID: ls.refund, Enrollment: l.Prior}
-			g, writes := grant(l)
-			switch {
-			case ls.revokeFailed:
-				// The revoke failed: the grant stands.
-				le.States = []contract.LineState{contract.LineRevokeFailed}
-				le.Enrollment = g
-				anyRevokeFailed = true
-			case ls.refund != "" && ls.raced && ls.ok:
-				le.States = []contract.LineState{contract.LineRevoked, contract.LineRefundedUnfulfilled}
-			case ls.refund != "" && ls.raced:
-				le.States = []contract.LineState{contract.LineRefundedUnfulfilled}
-			case ls.refund != "" && ls.ok:
-				le.States = []contract.LineState{contract.LineRevoked}
-			case ls.refund != "":
-				le.States = []contract.LineState{contract.LineRefundedUnfulfilled}
-			case ls.ok:
-				le.States = []contract.LineState{contract.LineFulfilled}
-				le.Granted, le.Enrollment = true, g
-			default:
-				le.States = []contract.LineState{contract.LineFailed}
-				anyFailed = true
-			}
-			if ls.refund == "" {
-				allCovered = false
-			}
-			// Writes: the fulfillment's, and as many to undo them.
-			if ls.ok {
-				le.MaxWrites = writes
-				if ls.refund != "" && !ls.revokeFailed {
-					le.MaxWrites += writes
-				}
-			}
-			if l.Product == order.ProductEntitlement && ls.ok && ls.refund != "" && !ls.revokeFailed && l.Prior.Active {
-				// The LMS unenrolls the run it tied the entitlement to
-				// with the revoke; one more write gives the learner's
-				// enrollment from elsewhere back.
-				le.MaxWrites++
-			}
-			if l.Product == order.ProductEntitlement {
-				le.EntActive = le.Granted
-				if ls.ok {
-					le.EntMax = 1
-				}
-			}
+			le := &mLineExp{LineExpect: *ledger.ExpectLine(l.ledgerLine(),
+				ledger.Outcome{Fulfilled: ls.ok, Refund: ls.refund, Raced: ls.raced, RevokeFailed: ls.revokeFailed})}
+			_, writes := grant(l)
 			le.Tags = tags(s, o, l, ls.refund != "", ls.raced, ls.ok, writes)
 			e.Lines[lineRef{oi, l.ID}] = le
+			lineExps = append(lineExps, &le.LineExpect)
 		}
-		switch {
-		case anyRevokeFailed:
-			oe.Status = contract.OrderRevocationError
-		case anyFailed && st.cancelled:
-			oe.Status = contract.OrderCancelled
-		case anyFailed:
-			oe.Status = contract.OrderFulfillmentError
-		case len(st.refunds) == 0:
-			oe.Status = contract.OrderFulfilled
-		case allCovered:
-			oe.Status = contract.OrderRefunded
-		default:
-			oe.Status = contract.OrderPartiallyRefunded
-		}
+		oe.Status = ledger.OrderStatus(lineExps, len(st.refunds), st.cancelled)
 		e.Orders = append(e.Orders, oe)
 	}
 	return e
@@ -1022,7 +889,7 @@ func (e *mExpect) describe(s *mSeq) string {
 		fmt.Fprintf(&b, "    order %s: %s, refunds %v %v\n", o.Key, oe.Status, oe.Refunds, oe.RefundStates)
 		for _, l := range o.Lines {
 			le := e.Lines[lineRef{oi, l.ID}]
-			fmt.Fprintf(&b, "      line %s: %v, LMS %s, entitlement active %v, writes <= %d\n", l.ID, le.States, le.Enrollment.access(), le.EntActive, le.MaxWrites)
+			fmt.Fprintf(&b, "      line %s: %v, LMS %s, entitlement active %v, writes <= %d\n", l.ID, le.States, le.Enrollment.Access(), le.EntActive, le.MaxWrites)
 		}
 	}
 	return b.String()

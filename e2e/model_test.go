@@ -725,7 +725,7 @@ func (m *modelRun) checkLine(oi int, l *mLine, st *contract.StatusDocument, snap
 	}
 
 	// The model against the LMS.
-	if got, want := accessOf(e), le.Enrollment.access(); got != want {
+	if got, want := accessOf(e), le.Enrollment.Access(); got != want {
 		m.problem(ref, "model≠LMS", "the LMS has %s, the model says %s (from elsewhere before the order: %s)", lmsText, want, l.Prior)
 	}
 	if e != nil && e.Writes-priorWrites > le.MaxWrites {
@@ -762,7 +762,7 @@ func (m *modelRun) checkLine(oi int, l *mLine, st *contract.StatusDocument, snap
 		}
 	case contract.LineRevoked, contract.LineRefundedUnfulfilled, contract.LineFailed:
 		// What the order granted is gone; what came from elsewhere stays.
-		if got, want := accessOf(e), l.Prior.access(); got != want || active > 0 {
+		if got, want := accessOf(e), l.Prior.Access(); got != want || active > 0 {
 			m.problem(ref, "status≠LMS", "the line is %s, the LMS has %s; before the order the learner had %s", ls.State, lmsText, l.Prior)
 		}
 	}

@@ -67,6 +67,10 @@ type Config struct {
 	WooCommerce woocommerce.Config
 	// Worker tunes the fulfillment worker.
 	Worker worker.Options
+	// NoWorker runs no fulfillment worker in the process: separate
+	// `fulfillment worker` processes, pointed at this server and LMS, do
+	// the work (`fulfillment dev --worker=false`).
+	NoWorker bool
 	// Retention of closed orders; default devserver.DefaultRetention.
 	Retention time.Duration
 	Logger    *zap.Logger
@@ -93,9 +97,10 @@ func (e *PortError) Unwrap() error { return e.Err }
 
 // Stack is the running product.
 type Stack struct {
-	cfg       Config
-	Server    *devserver.Server
-	Client    client.Client
+	cfg    Config
+	Server *devserver.Server
+	Client client.Client
+	// Worker is nil with Config.NoWorker.
 	Worker    sdkworker.Worker
 	Starter   *starter.Starter
 	Registry  *modules.Registry
@@ -223,10 +228,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if err := worker.PrepareNamespace(ctx, s.Client, s.Server.Namespace(), retention, cfg.Logger); err != nil {
 		return nil, err
 	}
-	s.Worker = worker.NewFromConfig(s.Client, wcfg, s.Registry)
-	if err := s.Worker.Start(); err != nil {
-		s.Worker = nil
-		return nil, fmt.Errorf("start worker: %w", err)
+	if !cfg.NoWorker {
+		s.Worker = worker.NewFromConfig(s.Client, wcfg, s.Registry)
+		if err := s.Worker.Start(); err != nil {
+			s.Worker = nil
+			return nil, fmt.Errorf("start worker: %w", err)
+		}
 	}
 
 	// The API.

@@ -64,11 +64,25 @@ func classify(err error, what string) error {
 		errors.As(err, &updTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		return wrap(ErrUnavailable, what, err)
 	}
+	// A call the server side cancelled: a frontend going down cancels the
+	// calls in flight (seen when the server was killed under load). When
+	// the caller cancelled instead, it is gone and reads no answer.
+	var canceled *serviceerror.Canceled
+	if errors.As(err, &canceled) || errors.Is(err, context.Canceled) {
+		return wrap(ErrUnavailable, what, err)
+	}
 	// Right after the search attributes are registered the frontend may not
 	// know them for a few seconds (its namespace cache refreshes); a start
 	// then fails with InvalidArgument. Worth a retry, not a 500.
 	var invalid *serviceerror.InvalidArgument
 	if errors.As(err, &invalid) && strings.Contains(invalid.Error(), "no mapping defined for search attribute") {
+		return wrap(ErrUnavailable, what, err)
+	}
+	// A query while no worker polls the task queue (the workers are
+	// restarting, or reconnecting to a frontend that restarted): the
+	// matching service's FailedPrecondition says so only in its text.
+	var precond *serviceerror.FailedPrecondition
+	if errors.As(err, &precond) && strings.Contains(precond.Error(), "no poller seen for task queue") {
 		return wrap(ErrUnavailable, what, err)
 	}
 	return &opError{what: what, err: err}

@@ -266,6 +266,13 @@ func TestClassify(t *testing.T) {
 	require.ErrorIs(t, classify(serviceerror.NewNotFound("x"), "op"), ErrNotFound)
 	require.ErrorIs(t, classify(serviceerror.NewUnavailable("x"), "op"), ErrUnavailable)
 	require.ErrorIs(t, classify(serviceerror.NewInvalidArgument("Namespace default has no mapping defined for search attribute CourseIds"), "op"), ErrUnavailable)
+	// A status query while the workers reconnect (seen under kill -9).
+	require.ErrorIs(t, classify(serviceerror.NewFailedPrecondition("no poller seen for task queue recently, worker may be down"), "op"), ErrUnavailable)
+	require.NotErrorIs(t, classify(serviceerror.NewFailedPrecondition("other"), "op"), ErrUnavailable)
+	// A query cancelled by a frontend going down (seen when the server was
+	// killed under load).
+	require.ErrorIs(t, classify(serviceerror.NewCanceled("context canceled"), "op"), ErrUnavailable)
+	require.ErrorIs(t, classify(fmt.Errorf("query: %w", context.Canceled), "op"), ErrUnavailable)
 	other := errors.New("boom")
 	require.ErrorIs(t, classify(other, "op"), other)
 	require.NoError(t, classify(nil, "op"))

@@ -50,6 +50,10 @@ const (
 	TruncatedMark = " … (truncated)"
 )
 
+// UnavailableRetryAfter is the Retry-After (seconds) of a problem of
+// TypeUnavailable: about the time a Temporal frontend takes to restart.
+const UnavailableRetryAfter = "5"
+
 // FieldError names one invalid field.
 type FieldError struct {
 	Field  string `json:"field"`
@@ -100,6 +104,11 @@ func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
 	h := w.Header()
 	h.Set("Content-Type", ContentType)
 	h.Set("X-Content-Type-Options", "nosniff")
+	if p.Type == TypeUnavailable && h.Get("Retry-After") == "" {
+		// Temporal is restarting or overloaded: tell the caller when to
+		// try again rather than leave it to guess.
+		h.Set("Retry-After", UnavailableRetryAfter)
+	}
 	w.WriteHeader(p.Status)
 	_, _ = w.Write(append(b, '\n')) // the client has gone if this fails; nothing left to do
 }

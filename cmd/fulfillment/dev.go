@@ -29,6 +29,7 @@ func newDevCommand() *cobra.Command {
 		logs      logFlags
 		opts      orderOptionFlags
 		pprofPort int
+		inWorker  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -73,7 +74,8 @@ NAME_FILE; set only one):
 				return err
 			}
 			defer stopPprof()
-			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, worker, API and LMS ...")
+			cfg.NoWorker = !inWorker
+			fmt.Fprintln(cmd.ErrOrStderr(), "starting Temporal server, Web UI, "+workerPart(inWorker)+"API and LMS ...")
 			s, err := stack.Start(cmd.Context(), cfg)
 			if err != nil {
 				var pe *stack.PortError
@@ -86,6 +88,9 @@ NAME_FILE; set only one):
 			printBanner(cmd, s, cfg)
 			if pprofURL != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "  Profiles      %s (go tool pprof %sprofile?seconds=30)\n", pprofURL, pprofURL)
+			}
+			if !inWorker {
+				printWorkerHint(cmd.OutOrStdout(), s, cfg.LMSURL != "")
 			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
@@ -101,6 +106,7 @@ NAME_FILE; set only one):
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
 	f.StringVar(&cfg.LMSAdminToken, "lms-admin-token", os.Getenv(envSandboxAdminToken), "sandbox LMS: token its admin API requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
+	f.BoolVar(&inWorker, "worker", true, "run the fulfillment worker in this process; with --worker=false separate `fulfillment worker` processes do the work")
 	registerModulesConfig(cmd, &cfg.ModulesConfig)
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
 	f.IntVar(&pprofPort, "pprof-port", 0, "serve Go profiles (CPU, heap, goroutines, block, mutex) of the whole process on 127.0.0.1 at this port; 0 serves none")
