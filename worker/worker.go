@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/coursefulfill/fulfillment/activities"
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/metrics"
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
@@ -42,12 +44,19 @@ type Options struct {
 	MaxConcurrentActivities int
 	// MaxConcurrentWorkflowTasks caps workflow tasks at once (0 = default).
 	MaxConcurrentWorkflowTasks int
+	// Metrics counts the line activities' outcomes; nil counts nothing.
+	Metrics *metrics.Worker
 }
 
 // New returns a worker for the fulfillment task queue with every workflow and
 // the line activities registered. Start it with Run or Start.
 func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.Worker {
+	var interceptors []interceptor.WorkerInterceptor
+	if opts.Metrics != nil {
+		interceptors = append(interceptors, &metricsInterceptor{m: opts.Metrics})
+	}
 	w := sdkworker.New(c, contract.TaskQueue, sdkworker.Options{
+		Interceptors:                           interceptors,
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		// A large order keeps many batches and their lines busy at once:
