@@ -211,3 +211,16 @@ func Prepare(ctx context.Context, c client.Client, namespace string, retention t
 // minCreateRetention is the retention a namespace is created with when the
 // caller raises none (the API): a year and a day, like dev.
 const minCreateRetention = 8784 * time.Hour
+
+// TemporalEnv lists the variables ConnectionFromEnv reads (contrib/
+// envconfig's, with TEMPORAL_API_KEY and TEMPORAL_TLS_CLIENT_KEY_DATA also
+// as _FILE), besides the gRPC headers TEMPORAL_GRPC_META_<NAME>.
+func TemporalEnv() []string {
+	return []string{
+		"TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", EnvTemporalAPIKey, "TEMPORAL_CLIENT_AUTHORITY",
+		"TEMPORAL_TLS", "TEMPORAL_TLS_CLIENT_CERT_PATH", "TEMPORAL_TLS_CLIENT_CERT_DATA",
+		"TEMPORAL_TLS_CLIENT_KEY_PATH", EnvTemporalTLSKeyData, "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
+		"TEMPORAL_TLS_SERVER_CA_CERT_DATA", "TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_DISABLE_HOST_VERIFICATION",
+		"TEMPORAL_CODEC_ENDPOINT", "TEMPORAL_CODEC_AUTH", "TEMPORAL_CONFIG_FILE", "TEMPORAL_PROFILE",
+	}
+}
