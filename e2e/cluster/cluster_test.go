@@ -47,12 +47,22 @@ type cluster struct {
 
 func TestCluster(t *testing.T) {
 	c := &cluster{dir: t.TempDir(), ports: &ports{}, namespace: "fulfillment"}
+	phase := time.Now()
+	lap := func(what string) {
+		t.Logf("%-36s %5.1fs", what, time.Since(phase).Seconds())
+		phase = time.Now()
+	}
 	c.bins = buildBinaries(t)
+	lap("build (Go build cache)")
 	pg := startPostgres(t, c.ports.next(t))
+	lap("PostgreSQL initdb and start")
 	c.installSchema(t, pg)
+	lap("schema installed")
 	// Running the schema job again (every deployment does) changes nothing.
 	c.installSchema(t, pg)
+	lap("schema job run again")
 	server := c.startServer(t, pg)
+	lap("Temporal server ready")
 
 	// Secrets reach our processes as files (the _FILE variables).
 	c.token = "cluster-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -79,6 +89,7 @@ func TestCluster(t *testing.T) {
 	c.apiURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	c.procs = append(c.procs, api)
 	waitHTTP(t, api, c.apiURL+"/readyz", time.Minute)
+	lap("LMS, two workers and the API ready")
 
 	// Orders, a permanent failure and the operator's retry, a refund.
 	seq := time.Now().UnixNano() % 1_000_000
@@ -144,6 +155,7 @@ func TestCluster(t *testing.T) {
 	serverMetrics := scrape(t, c.serverProm)
 	_, ok = sample(serverMetrics, "service_requests")
 	require.True(t, ok, "the Temporal server's own metrics")
+	lap("orders, retry, refund, metrics")
 
 	// A worker dies mid-order: the other finishes the work. Worker B is
 	// scaled in first (SIGTERM, a graceful stop), so worker A alone takes
@@ -169,6 +181,8 @@ func TestCluster(t *testing.T) {
 	require.Equal(t, "verified", c.enrollment(t, bob, sandbox.CreditCourseID).Mode)
 	fulfilledC, _ := sample(scrape(t, metricsC), metrics.LinesFulfilled)
 	require.GreaterOrEqual(t, fulfilledC, 1.0, "the surviving worker fulfilled the killed one's lines")
+	lap("worker killed mid-order, order done")
+	t.Logf("Temporal server peak RSS: %s", peakRSS(server.proc))
 
 	// No process of ours logged a secret or a learner's email or username.
 	for _, p := range c.procs {
@@ -300,4 +314,18 @@ func order(number, user string, lines ...map[string]any) map[string]any {
 
 func line(id, course, mode string) map[string]any {
 	return map[string]any{"id": id, "product_type": "seat", "course_id": course, "mode": mode}
+}
+
+// peakRSS is a running process's peak resident memory (VmHWM), for the log.
+func peakRSS(p *process) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	if err != nil {
+		return err.Error()
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			return strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:"))
+		}
+	}
+	return "unknown"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -29,22 +30,49 @@ type binaries struct {
 	SchemaDir string
 }
 
-// buildBinaries builds the Temporal server, its SQL tool and fulfillment
-// with one `go build` (its packages build in parallel, and a run with
-// nothing changed takes seconds).
+// buildBinaries builds the Temporal server and its SQL tool (go.mod's
+// tools: `go tool -n` builds them once and keeps the executables in the Go
+// build cache) and fulfillment, at the same time.
 func buildBinaries(t *testing.T) binaries {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", dir+string(os.PathSeparator),
-		"go.temporal.io/server/cmd/server", "go.temporal.io/server/cmd/tools/sql",
-		"github.com/coursefulfill/fulfillment/cmd/fulfillment")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build:\n%s", out)
-	mod, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", "go.temporal.io/server").Output()
-	require.NoError(t, err)
-	return binaries{Server: filepath.Join(dir, "server"), SQLTool: filepath.Join(dir, "sql"),
-		Fulfillment: filepath.Join(dir, "fulfillment"), SchemaDir: filepath.Join(strings.TrimSpace(string(mod)), "schema")}
+	type result struct {
+		path string
+		out  []byte
+		err  error
+	}
+	run := func(args ...string) <-chan result {
+		ch := make(chan result, 1)
+		go func() {
+			out, err := exec.CommandContext(ctx, "go", args...).Output()
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				out = append(out, ee.Stderr...)
+			}
+			ch <- result{strings.TrimSpace(string(out)), out, err}
+		}()
+		return ch
+	}
+	fulfillment := filepath.Join(dir, "fulfillment")
+	own := run("build", "-o", fulfillment, "github.com/coursefulfill/fulfillment/cmd/fulfillment")
+	server := run("tool", "-n", "go.temporal.io/server/cmd/server")
+	sqlTool := run("tool", "-n", "go.temporal.io/server/cmd/tools/sql")
+	mod := run("list", "-m", "-f", "{{.Dir}}", "go.temporal.io/server")
+	var b binaries
+	for _, r := range []struct {
+		ch  <-chan result
+		dst *string
+	}{{own, nil}, {server, &b.Server}, {sqlTool, &b.SQLTool}, {mod, &b.SchemaDir}} {
+		res := <-r.ch
+		require.NoError(t, res.err, "go:\n%s", res.out)
+		if r.dst != nil {
+			*r.dst = res.path
+		}
+	}
+	b.Fulfillment = fulfillment
+	b.SchemaDir = filepath.Join(b.SchemaDir, "schema")
+	return b
 }
 
 // repoFile is a file of this repository (the test runs in e2e/cluster).
