@@ -40,6 +40,7 @@ type cluster struct {
 	secrets    []string
 	namespace  string
 	serverProm string
+	pki        *pki
 	// procs are our processes whose logs must hold no secret nor
 	// personal data.
 	procs []*process
@@ -61,8 +62,13 @@ func TestCluster(t *testing.T) {
 	// Running the schema job again (every deployment does) changes nothing.
 	c.installSchema(t, pg)
 	lap("schema job run again")
+	c.pki = newPKI(t, c.dir)
 	server := c.startServer(t, pg)
 	lap("Temporal server ready")
+	// The frontend speaks mTLS only: a client without a certificate of the
+	// CA is turned away.
+	_, err := c.pki.httpClient(true).Get(server.httpURL + "/api/v1/cluster-info")
+	require.Error(t, err, "the frontend requires a client certificate")
 
 	// Secrets reach our processes as files (the _FILE variables).
 	c.token = "cluster-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)
@@ -77,7 +83,11 @@ func TestCluster(t *testing.T) {
 	c.lmsURL = fmt.Sprintf("http://127.0.0.1:%d", lmsPort)
 	waitHTTP(t, lms, c.lmsURL+"/sandbox/faults", 30*time.Second)
 
-	temporalEnv := []string{"TEMPORAL_ADDRESS=127.0.0.1:" + server.frontend, "TEMPORAL_NAMESPACE=" + c.namespace}
+	// Our processes connect with mTLS, as configured in production:
+	// contrib/envconfig's TEMPORAL_TLS_* variables.
+	temporalEnv := []string{"TEMPORAL_ADDRESS=127.0.0.1:" + server.frontend, "TEMPORAL_NAMESPACE=" + c.namespace,
+		"TEMPORAL_TLS_CLIENT_CERT_PATH=" + c.pki.ClientCert, "TEMPORAL_TLS_CLIENT_KEY_PATH=" + c.pki.ClientKey,
+		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + c.pki.CA, "TEMPORAL_TLS_SERVER_NAME=" + frontendServerName}
 	c.workerEnv = append([]string{"LMS_URL=" + c.lmsURL, "LMS_CLIENT_ID=fulfillment-worker",
 		"LMS_CLIENT_SECRET_FILE=" + lmsSecretFile, "LMS_TIMEOUT=5s"}, temporalEnv...)
 	workerA, metricsA := c.startWorker(t, "worker-a")
@@ -229,11 +239,12 @@ func (c *cluster) installSchema(t *testing.T, pg *postgres) {
 type server struct {
 	proc     *process
 	frontend string
+	httpURL  string
 }
 
 // startServer runs the Temporal server on deploy/temporal/config.yaml,
-// every port its own, and waits for its frontend's HTTP API (the compose
-// file's health check).
+// every port its own, its frontend on mTLS, and waits for the frontend's
+// HTTP API (the compose file's health check, there without TLS).
 func (c *cluster) startServer(t *testing.T, pg *postgres) *server {
 	p := func() string { return strconv.Itoa(c.ports.next(t)) }
 	frontend, httpPort, prom := p(), p(), p()
@@ -243,14 +254,17 @@ func (c *cluster) startServer(t *testing.T, pg *postgres) *server {
 		"TEMPORAL_ALLOW_NO_AUTH=true",
 		"POSTGRES_HOST=127.0.0.1", "POSTGRES_PORT=" + strconv.Itoa(pg.Port), "POSTGRES_USER=" + pg.User, "POSTGRES_PWD=" + pg.Password,
 		"BIND_ON_IP=127.0.0.1", "LOG_LEVEL=warn",
+		"FRONTEND_TLS_CERT_FILE=" + c.pki.ServerCert, "FRONTEND_TLS_KEY_FILE=" + c.pki.ServerKey,
+		"FRONTEND_TLS_CA_FILE=" + c.pki.CA, "FRONTEND_TLS_SERVER_NAME=" + frontendServerName,
 		"FRONTEND_GRPC_PORT=" + frontend, "FRONTEND_HTTP_PORT=" + httpPort, "PROMETHEUS_PORT=" + prom,
 		"HISTORY_GRPC_PORT=" + p(), "MATCHING_GRPC_PORT=" + p(), "WORKER_GRPC_PORT=" + p(),
 		"FRONTEND_MEMBERSHIP_PORT=" + p(), "HISTORY_MEMBERSHIP_PORT=" + p(), "MATCHING_MEMBERSHIP_PORT=" + p(), "WORKER_MEMBERSHIP_PORT=" + p(),
 	}
 	proc := start(t, c.dir, "temporal-server", c.bins.Server, env, "start")
-	waitHTTP(t, proc, "http://127.0.0.1:"+httpPort+"/api/v1/cluster-info", 2*time.Minute)
+	httpURL := "https://127.0.0.1:" + httpPort
+	waitHTTPWith(t, c.pki.httpClient(false), proc, httpURL+"/api/v1/cluster-info", 2*time.Minute)
 	c.serverProm = "http://127.0.0.1:" + prom + "/metrics"
-	return &server{proc: proc, frontend: frontend}
+	return &server{proc: proc, frontend: frontend, httpURL: httpURL}
 }
 
 // startWorker runs a `fulfillment worker` process with its production

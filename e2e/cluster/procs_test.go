@@ -194,11 +194,16 @@ func tail(path string, n int) string {
 
 // waitHTTP waits until url answers 200, failing early when p exits.
 func waitHTTP(t *testing.T, p *process, url string, timeout time.Duration) {
+	waitHTTPWith(t, http.DefaultClient, p, url, timeout)
+}
+
+// waitHTTPWith is waitHTTP with its own client (TLS).
+func waitHTTPWith(t *testing.T, client *http.Client, p *process, url string, timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	var last string
 	for time.Now().Before(deadline) {
 		p.alive(t)
-		resp, err := http.Get(url)
+		resp, err := client.Get(url)
 		if err == nil {
 			body, rerr := io.ReadAll(resp.Body)
 			require.NoError(t, rerr)
