@@ -13,6 +13,8 @@ import (
 	"go.temporal.io/sdk/client"
 	temporalenv "go.temporal.io/sdk/contrib/envconfig"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/coursefulfill/fulfillment/internal/envconfig"
@@ -196,7 +198,7 @@ func Prepare(ctx context.Context, c client.Client, namespace string, retention t
 		if err == nil {
 			return nil
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		if time.Now().After(deadline) || ctx.Err() != nil || refused(err) {
 			return err
 		}
 		log.Info("namespace not ready yet, trying again", zap.Error(err))
@@ -206,6 +208,16 @@ func Prepare(ctx context.Context, c client.Client, namespace string, retention t
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+// refused reports an error that trying again does not change: the
+// connection may not manage namespaces (Temporal Cloud's API keys, for
+// one: there, create the namespace and the search attributes beforehand
+// and start with --prepare-namespace=false).
+func refused(err error) bool {
+	var denied *serviceerror.PermissionDenied
+	var unimplemented *serviceerror.Unimplemented
+	return errors.As(err, &denied) || errors.As(err, &unimplemented) || status.Code(err) == codes.Unauthenticated
 }
 
 // minCreateRetention is the retention a namespace is created with when the

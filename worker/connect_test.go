@@ -1,11 +1,15 @@
 package worker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 func getenv(vars map[string]string) func(string) string {
@@ -54,4 +58,13 @@ func TestConnectionFromEnv(t *testing.T) {
 		func() []string { return []string{"TEMPORAL_GRPC_META_X_TENANT=school"} })
 	require.NoError(t, err)
 	require.Equal(t, map[string]string{"x-tenant": "school"}, conn.Profile.GRPCMeta)
+}
+
+// Prepare stops at once when the connection may not manage the namespace,
+// and keeps trying while the namespace is not ready.
+func TestRefused(t *testing.T) {
+	require.True(t, refused(fmt.Errorf("list search attributes: %w", serviceerror.NewPermissionDenied("no", ""))))
+	require.True(t, refused(fmt.Errorf("register namespace: %w", status.Error(codes.Unauthenticated, "bad key"))))
+	require.False(t, refused(fmt.Errorf("list search attributes: %w", serviceerror.NewNamespaceNotFound("fulfillment"))))
+	require.False(t, refused(fmt.Errorf("describe namespace: %w", serviceerror.NewUnavailable("starting"))))
 }
