@@ -1,13 +1,18 @@
 package api
 
 import (
+	"context"
 	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/internal/envconfig"
+	"github.com/coursefulfill/fulfillment/metrics"
+	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
 )
@@ -29,6 +34,10 @@ type BuildConfig struct {
 	// WooCommerce configures the WooCommerce receiver; a zero Secret offers
 	// none.
 	WooCommerce woocommerce.Config
+	// Registry receives the API's metrics (and whatever else the process
+	// registers, such as the Temporal SDK's) and is served at /metrics; nil
+	// creates one.
+	Registry *prometheus.Registry
 }
 
 // ConfigFromEnv reads the API's settings from the environment (getenv is
@@ -56,19 +65,48 @@ func Build(c client.Client, cfg BuildConfig, log *zap.Logger) (http.Handler, *st
 		log = zap.NewNop()
 	}
 	st := starter.New(c, starter.Config{Options: cfg.Options, Mapped: cfg.Mapped})
-	apiCfg := Config{Token: cfg.Token, Mapped: cfg.Mapped}
+	reg := cfg.Registry
+	if reg == nil {
+		var err error
+		if reg, err = metrics.NewRegistry(); err != nil {
+			return nil, nil, err
+		}
+	}
+	m, err := metrics.NewAPI(reg)
+	if err != nil {
+		return nil, nil, err
+	}
+	apiCfg := Config{Token: cfg.Token, Mapped: cfg.Mapped, Registry: reg}
 	if cfg.WooCommerce.Secret != "" {
 		woo := cfg.WooCommerce
 		woo.Mapped = cfg.Mapped
-		recv, err := woocommerce.NewReceiver(woo, st, log.Named("woocommerce"))
+		recv, err := woocommerce.NewReceiver(woo, countingStarter{st, m, "woocommerce"}, log.Named("woocommerce"))
 		if err != nil {
 			return nil, nil, err
 		}
 		apiCfg.WooCommerce = recv
 	}
-	h, err := New(apiCfg, st, log.Named("api"))
+	h, err := New(apiCfg, countingStarter{st, m, "api"}, log.Named("api"))
 	if err != nil {
 		return nil, nil, err
 	}
 	return h, st, nil
+}
+
+// countingStarter counts the order workflows it starts in the API's
+// metrics, by source (the API or the WooCommerce receiver).
+type countingStarter struct {
+	*starter.Starter
+	m      *metrics.API
+	source string
+}
+
+// StartOrder starts the order (starter.Starter.StartOrder) and counts it
+// when a workflow started.
+func (s countingStarter) StartOrder(ctx context.Context, o order.Order) (starter.StartResult, bool, error) {
+	res, created, err := s.Starter.StartOrder(ctx, o)
+	if err == nil && created {
+		s.m.OrderStarted(s.source)
+	}
+	return res, created, err
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/coursefulfill/fulfillment/devserver"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
+	"github.com/coursefulfill/fulfillment/metrics"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/starter"
 	"github.com/coursefulfill/fulfillment/woocommerce"
@@ -191,6 +192,15 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		lmsCfg.BaseURL = cfg.LMSURL
 		s.LMSURL = cfg.LMSURL
 	}
+	// One /metrics (the API's) for the whole process: the API's and the
+	// worker's business metrics.
+	reg, err := metrics.NewRegistry()
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Worker.Metrics, err = metrics.NewWorker(reg); err != nil {
+		return nil, err
+	}
 	wcfg := worker.Config{ModulesConfig: cfg.ModulesConfig, LMS: lmsCfg, Options: cfg.Worker, Logger: cfg.Logger}
 	if s.Registry, err = wcfg.Registry(); err != nil {
 		return nil, err
@@ -242,7 +252,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.APIToken = newToken()
 	}
 	h, st, err := api.Build(s.Client, api.BuildConfig{Token: s.APIToken, Options: cfg.Options, Mapped: s.Registry.Mapped,
-		WooCommerce: cfg.WooCommerce}, cfg.Logger)
+		WooCommerce: cfg.WooCommerce, Registry: reg}, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

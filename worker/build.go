@@ -47,6 +47,9 @@ func (cfg Config) Registry() (*modules.Registry, error) {
 	log := cfg.logger()
 	lmsCfg := cfg.LMS
 	lmsCfg.Logger = log.Named("lms")
+	if cfg.Options.Metrics != nil {
+		lmsCfg.HTTPClient = cfg.Options.Metrics.InstrumentLMS(lmsCfg.HTTPClient)
+	}
 	lmsClient, err := lms.New(lmsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("LMS client: %w", err)

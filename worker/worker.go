@@ -14,6 +14,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/interceptor"
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 	"go.uber.org/zap"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/coursefulfill/fulfillment/activities"
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/metrics"
 	"github.com/coursefulfill/fulfillment/workflows"
 )
 
@@ -46,6 +48,8 @@ type Options struct {
 	MaxConcurrentActivities int
 	// MaxConcurrentWorkflowTasks caps workflow tasks at once (0 = default).
 	MaxConcurrentWorkflowTasks int
+	// Metrics counts the line activities' outcomes; nil counts nothing.
+	Metrics *metrics.Worker
 }
 
 // New returns a worker for the fulfillment task queue with every workflow and
@@ -59,7 +63,12 @@ func New(c client.Client, acts *activities.Activities, opts Options) sdkworker.W
 // SDKOptions are the Temporal worker options the fulfillment worker runs
 // with (the benchmark's ceiling worker runs with the same).
 func SDKOptions(opts Options) sdkworker.Options {
+	var interceptors []interceptor.WorkerInterceptor
+	if opts.Metrics != nil {
+		interceptors = append(interceptors, &metricsInterceptor{m: opts.Metrics})
+	}
 	return sdkworker.Options{
+		Interceptors:                           interceptors,
 		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActivities,
 		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentWorkflowTasks,
 		// A large order keeps many batches and their lines busy at once:

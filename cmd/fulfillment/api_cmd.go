@@ -10,7 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/metrics"
 	"github.com/coursefulfill/fulfillment/modules"
+	"github.com/coursefulfill/fulfillment/worker"
 )
 
 func newAPICommand() *cobra.Command {
@@ -20,6 +22,7 @@ func newAPICommand() *cobra.Command {
 		port                    int
 		opts                    orderOptionFlags
 		logs                    logFlags
+		prepare                 bool
 	)
 	cmd := &cobra.Command{
 		Use:   "api",
@@ -41,8 +44,14 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
   WOOCOMMERCE_STORES           store URLs whose deliveries are accepted (required
                                with the receiver, unless WOOCOMMERCE_ALLOW_ANY_STORE=true)
   FULFILLMENT_MODULES_CONFIG   default of --modules-config
-  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE
-                               defaults of --temporal-address, --namespace`,
+  TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY (or _FILE),
+  TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME, ...
+                               the Temporal connection (docs/deployment.md)
+
+/metrics serves the API's and the Temporal SDK's metrics in Prometheus form.
+"fulfillment config check api" validates this configuration and prints it
+with its secrets masked.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := logs.logger()
@@ -68,17 +77,31 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
 			}
 			cfg.Mapped = func(pt string) bool { _, ok := mapping[pt]; return ok }
 
-			c, err := temporal.dial(cmd.Context(), logger)
+			conn, err := temporal.connection()
+			if err != nil {
+				return err
+			}
+			if cfg.Registry, err = metrics.NewRegistry(); err != nil {
+				return err
+			}
+			c, err := dial(cmd.Context(), conn, cfg.Registry, logger)
 			if err != nil {
 				return err
 			}
 			defer c.Close()
+			if prepare {
+				// Search attributes the orders set must exist before the
+				// first order: the API may start before any worker.
+				if err := worker.Prepare(cmd.Context(), c, conn.Profile.Namespace, 0, logger); err != nil {
+					return err
+				}
+			}
 			h, _, err := api.Build(c, cfg, logger)
 			if err != nil {
 				return err
 			}
 			srv := api.NewServer(net.JoinHostPort(listenIP, strconv.Itoa(port)), h)
-			logger.Info("api starting", zap.String("temporal", temporal.address), zap.String("namespace", temporal.namespace),
+			logger.Info("api starting", zap.String("temporal", conn.Profile.Address), zap.String("namespace", conn.Profile.Namespace),
 				zap.Bool("woocommerce", cfg.WooCommerce.Secret != ""))
 			if err := api.Serve(cmd.Context(), srv, logger); err != nil {
 				return err
@@ -91,6 +114,7 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
 	f.StringVar(&listenIP, "listen", "", "IP address to listen on (default: all)")
 	f.IntVar(&port, "http-port", 8080, "HTTP port")
 	registerModulesConfig(cmd, &modulesConfig)
+	f.BoolVar(&prepare, "prepare-namespace", true, "create the namespace if missing and register the search attributes on start")
 	logs.register(cmd, "info", logJSON)
 	opts.register(cmd)
 	return cmd

@@ -7,11 +7,13 @@ import (
 	"os"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/contract"
+	"github.com/coursefulfill/fulfillment/metrics"
 	"github.com/coursefulfill/fulfillment/worker"
 )
 
@@ -57,7 +59,9 @@ func (l *logFlags) register(cmd *cobra.Command, level, format string) {
 
 func (l *logFlags) logger() (*zap.Logger, error) { return newLogger(l.level, l.format) }
 
-// temporalFlags say where the production Temporal cluster is.
+// temporalFlags say where the production Temporal cluster is; the rest of
+// the connection (TLS, mTLS, API key) comes from the environment
+// (worker.ConnectionFromEnv).
 type temporalFlags struct {
 	address   string
 	namespace string
@@ -65,13 +69,33 @@ type temporalFlags struct {
 
 func (t *temporalFlags) register(cmd *cobra.Command) {
 	f := cmd.Flags()
-	f.StringVar(&t.address, "temporal-address", envOr("TEMPORAL_ADDRESS", "127.0.0.1:7233"), "Temporal frontend host:port, env TEMPORAL_ADDRESS")
-	f.StringVar(&t.namespace, "namespace", envOr("TEMPORAL_NAMESPACE", "default"), "Temporal namespace, env TEMPORAL_NAMESPACE")
+	f.StringVar(&t.address, "temporal-address", "", "Temporal frontend host:port (default: env TEMPORAL_ADDRESS, or "+worker.DefaultAddress+")")
+	f.StringVar(&t.namespace, "namespace", "", "Temporal namespace (default: env TEMPORAL_NAMESPACE, or default)")
 }
 
-// dial connects to the cluster, logging through logger.
-func (t *temporalFlags) dial(ctx context.Context, logger *zap.Logger) (client.Client, error) {
-	return worker.Dial(ctx, t.address, t.namespace, logger)
+// connection is the Temporal connection the environment and the flags say.
+func (t *temporalFlags) connection() (worker.Connection, error) {
+	conn, err := worker.ConnectionFromEnv(os.Getenv, os.Environ)
+	if err != nil {
+		return worker.Connection{}, err
+	}
+	if t.address != "" {
+		conn.Profile.Address = t.address
+	}
+	if t.namespace != "" {
+		conn.Profile.Namespace = t.namespace
+	}
+	return conn, nil
+}
+
+// dial connects to the cluster with the SDK's metrics in reg, logging
+// through logger.
+func dial(ctx context.Context, conn worker.Connection, reg prometheus.Registerer, logger *zap.Logger) (client.Client, error) {
+	handler, err := metrics.SDKHandler(reg, logger.Named("metrics"))
+	if err != nil {
+		return nil, err
+	}
+	return worker.DialConnection(ctx, conn, func(o *client.Options) { o.MetricsHandler = handler }, logger)
 }
 
 // orderOptionFlags are the flags that set the options new orders start with.

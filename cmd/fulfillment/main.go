@@ -42,6 +42,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newDevCommand(), newWorkerCommand(), newAPICommand(), newOrderCommand(), newSandboxLMSCommand(), newBenchCommand())
+	root.AddCommand(newDevCommand(), newWorkerCommand(), newAPICommand(), newOrderCommand(), newSandboxLMSCommand(), newBenchCommand(),
+		newConfigCommand(), newHealthCommand())
 	return root
 }
