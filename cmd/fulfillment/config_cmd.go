@@ -62,6 +62,7 @@ func commandEnv(command string) []envVar {
 			{name: woocommerce.EnvWebhookSecret, secret: true, file: true}, {name: woocommerce.EnvProductMap},
 			{name: woocommerce.EnvStoreURL}, {name: woocommerce.EnvConsumerKey, secret: true, file: true},
 			{name: woocommerce.EnvConsumerSecret, secret: true, file: true}, {name: woocommerce.EnvStores},
+			{name: woocommerce.EnvAllowAnyStore},
 			{name: envModulesConfig},
 		}, temporal...)
 	}

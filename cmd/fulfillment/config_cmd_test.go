@@ -80,7 +80,7 @@ func TestConfigCheckReportsEveryProblem(t *testing.T) {
 	require.Contains(t, err.Error(), "/nonexistent/client.pem", "the unreadable mTLS certificate")
 	require.NotContains(t, out.String()+err.Error(), "lms-secret-2718")
 
-	e = newEnv(map[string]string{woocommerce.EnvWebhookSecret: "whsec-1618", "TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml")})
+	e = newEnv(map[string]string{woocommerce.EnvWebhookSecret: "whsec-1618", woocommerce.EnvStores: "https://shop.example.com", "TEMPORAL_CONFIG_FILE": filepath.Join(t.TempDir(), "none.toml")})
 	out.Reset()
 	err = checkConfig(&out, "api", e.get, e.environ)
 	require.ErrorContains(t, err, "set FULFILLMENT_API_TOKEN (or FULFILLMENT_API_TOKEN_FILE)")
