@@ -209,6 +209,9 @@ func oursWait(ctx context.Context, c *api.Client, o order.Order) error {
 	}
 	for settled == nil || settled.Status == contract.OrderFulfilling {
 		st, err := c.StatusWait(ctx, o.Number, api.MaxWait)
+		if unavailable(err) && ctx.Err() == nil {
+			continue // the API asks to try again shortly
+		}
 		if err != nil {
 			return fmt.Errorf("status of %s: %w", o.Number, err)
 		}
@@ -236,6 +239,13 @@ func oursPoll(ctx context.Context, c *api.Client, o order.Order, poll time.Durat
 		case <-time.After(poll):
 		}
 	}
+}
+
+// unavailable reports whether err is the API's 503: Temporal was too busy
+// to answer in time; the order is fine, the client tries again.
+func unavailable(err error) bool {
+	p, ok := api.AsProblem(err)
+	return ok && p.Status == http.StatusServiceUnavailable
 }
 
 func fulfilled(st api.OrderStatus) error {

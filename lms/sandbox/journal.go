@@ -18,8 +18,13 @@ import (
 // atomically: temp file, fsync, rename) and a journal beside it
 // (<state file>.journal): every change appends one record naming the
 // objects it set — an enrollment, a pre-enrollment, an entitlement, a user,
-// a course — whole, and fsyncs. A write costs the same however many
-// enrollments there are. Once the journal holds more records than there
+// a course — whole. A write costs the same however many enrollments there
+// are. The append is in the file before the change is answered, so a
+// process that dies keeps every answered change; a background syncer
+// fsyncs the journal as soon as it has new records (one fsync covers all
+// the records appended meanwhile, and no request waits for it), so a
+// machine that loses power loses at most the changes of the last fsync's
+// duration. Once the journal holds more records than there
 // are objects (and at least minCompactRecords), the state is written as a
 // new snapshot and the journal emptied: the snapshot's cost is spread over
 // as many writes as it holds objects.
@@ -66,10 +71,30 @@ func putUser(u User) record                { return record{Op: opPutUser, User: 
 func putCourse(c *Course) record           { return record{Op: opPutCourse, Course: c} }
 func reset() record                        { return record{Op: opReset} }
 
-// journal is the open journal file.
+// journal is the open journal file and its syncer.
 type journal struct {
 	f       *os.File
 	records int
+	// kick wakes the syncer (buffered: one pending wake covers any number
+	// of appends); stop ends it and done reports that it has.
+	kick, stop, done chan struct{}
+	log              *zap.Logger
+}
+
+// syncer fsyncs the journal whenever records were appended since the last
+// fsync, until stop.
+func (j *journal) syncer() {
+	defer close(j.done)
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-j.kick:
+			if err := j.f.Sync(); err != nil {
+				j.log.Error("sandbox journal not synced", zap.Error(err))
+			}
+		}
+	}
 }
 
 func journalPath(stateFile string) string { return stateFile + ".journal" }
@@ -153,7 +178,8 @@ func (l *LMS) openJournal() error {
 		f.Close()
 		return fmt.Errorf("journal %s: %w", path, err)
 	}
-	l.journal = &journal{f: f, records: n}
+	l.journal = &journal{f: f, records: n, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), log: l.log}
+	go l.journal.syncer()
 	return nil
 }
 
@@ -190,9 +216,9 @@ func (l *LMS) replay(f *os.File) (good int64, n int, err error) {
 	}
 }
 
-// changed persists a mutation's records: appended to the journal and
-// fsynced, then, when the journal has grown past the state, a new
-// snapshot. A failure to persist is logged: the in-memory state stays
+// changed persists a mutation's records: appended to the journal (the
+// syncer fsyncs it), then, when the journal has grown past the state, a
+// new snapshot. A failure to persist is logged: the in-memory state stays
 // authoritative for this run. Callers hold mu.
 func (l *LMS) changed(recs ...record) {
 	if err := l.persistLocked(recs); err != nil {
@@ -215,8 +241,9 @@ func (l *LMS) persistLocked(recs []record) error {
 	if _, err := l.journal.f.Write(buf); err != nil {
 		return fmt.Errorf("journal: %w", err)
 	}
-	if err := l.journal.f.Sync(); err != nil {
-		return fmt.Errorf("journal: %w", err)
+	select {
+	case l.journal.kick <- struct{}{}:
+	default: // a wake is pending: its fsync covers this append
 	}
 	l.journal.records += len(recs)
 	objects := len(l.enrollments) + len(l.allowed) + len(l.entitle) + len(l.addedUsers) + len(l.addedCourse)
@@ -249,6 +276,8 @@ func (l *LMS) closeJournal() error {
 	if l.journal == nil {
 		return l.saveLocked()
 	}
+	close(l.journal.stop)
+	<-l.journal.done
 	err := l.compactLocked()
 	err = errors.Join(err, l.journal.f.Close())
 	if err == nil {
