@@ -77,10 +77,10 @@ NAME_FILE; set only one):
 				return err
 			}
 			defer s.Close()
-			printBanner(cmd, s, cfg)
 			if !inWorker {
 				printWorkerHint(cmd.OutOrStdout(), s, cfg.LMSURL != "")
 			}
+			printBanner(cmd, s, cfg)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
 			return nil
