@@ -41,8 +41,8 @@ import (
 //	res, err := chaos.Run(ctx, target, chaos.Config{Orders: 250, Concurrency: 31, Seed: 1, Name: "c1",
 //		ClientTimeout: 45 * time.Second, Timeout: 10 * time.Minute, SettleTimeout: 3 * time.Minute})
 //
-// and fails on len(res.Problems) > 0 (see TestChaos for the checks of the
-// schedule itself).
+// and fails on res.Failures() (what the run found, and a fault schedule
+// that did not run in full).
 type Target interface {
 	// APIURL and APIToken: where the driver sends orders, refunds and
 	// retries, and its bearer token.
