@@ -85,13 +85,13 @@ NAME_FILE; set only one):
 				return err
 			}
 			defer s.Close()
-			printBanner(cmd, s, cfg)
-			if pprofURL != "" {
-				fmt.Fprintf(cmd.OutOrStdout(), "  Profiles      %s (go tool pprof %sprofile?seconds=30)\n", pprofURL, pprofURL)
-			}
 			if !inWorker {
 				printWorkerHint(cmd.OutOrStdout(), s, cfg.LMSURL != "")
 			}
+			if pprofURL != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "  Profiles      %s (go tool pprof %sprofile?seconds=30)\n", pprofURL, pprofURL)
+			}
+			printBanner(cmd, s, cfg)
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
 			return nil

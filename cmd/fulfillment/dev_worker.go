@@ -26,15 +26,15 @@ func printWorkerHint(out io.Writer, s *stack.Stack, realLMS bool) {
 
 func writeWorkerHint(out io.Writer, lmsURL, temporalAddr string, realLMS bool) {
 	if realLMS {
-		fmt.Fprintf(out, "No worker runs in this process (--worker=false): start workers with %s=%s, the LMS credentials\n"+
-			"(LMS_*) and --temporal-address %s.\n\n", lms.EnvURL, lmsURL, temporalAddr)
+		fmt.Fprintf(out, "\nNo worker runs in this process (--worker=false): start workers with %s=%s, the LMS credentials\n"+
+			"(LMS_*) and --temporal-address %s.\n", lms.EnvURL, lmsURL, temporalAddr)
 		return
 	}
-	fmt.Fprintf(out, `No worker runs in this process (--worker=false): orders wait until one polls.
+	fmt.Fprintf(out, `
+No worker runs in this process (--worker=false): orders wait until one polls.
 Start one or more in other shells:
 
   %s=%s %s=%s %s=%s \
     fulfillment worker --temporal-address %s
-
 `, lms.EnvURL, lmsURL, lms.EnvClientID, sandbox.DevClientID, lms.EnvClientSecret, sandbox.DevClientSecret, temporalAddr)
 }

@@ -74,22 +74,11 @@ func TestChaos(t *testing.T) {
 		require.NoError(t, os.WriteFile(*chaosReport, []byte(table), 0o644))
 	}
 
-	// Every fault of the schedule happened, under load.
-	require.GreaterOrEqual(t, res.Faults[FaultWorkerKill], 3, "worker kills")
-	require.Equal(t, 1, res.Faults[FaultServerCrash], "server crashes")
-	for _, k := range []string{FaultLMSOutage503, Fault5xx, Fault429, FaultLost} {
-		require.Positive(t, res.Faults[k], "faults of kind %q", k)
-	}
 	require.Equal(t, n, res.Orders)
 	require.Zero(t, res.Lost, "orders lost")
-	for kind, codes := range res.Codes {
-		for code := range codes {
-			require.True(t, code >= 200 && code < 500 || code == 503, "%s answered %d", kind, code)
-		}
-	}
-	if len(res.Problems) > 0 {
+	if failures := res.Failures(); len(failures) > 0 {
 		logTail(t, filepath.Join(dir, "logs"))
-		t.Errorf("%d problems:\n  %s", len(res.Problems), strings.Join(res.Problems, "\n  "))
+		t.Errorf("%d failures:\n  %s", len(failures), strings.Join(failures, "\n  "))
 	}
 }
 

@@ -177,9 +177,12 @@ func (d *driver) count(kind string, code int, took time.Duration) {
 // key, its LMS API), retrying while it is unreachable (its process may be
 // restarting) for up to two minutes.
 func (d *driver) lms(ctx context.Context, method, path string, body, out any, apiKey bool) error {
-	payload, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encode: %w", err)
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("encode: %w", err)
+		}
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {

@@ -76,3 +76,29 @@ func percentiles(ds []time.Duration) string {
 	}
 	return fmt.Sprintf("%s, %s, %s", at(0.5), at(0.99), s[len(s)-1].Round(100*time.Millisecond))
 }
+
+// Failures are why the run fails: the problems it found, and a fault
+// schedule that did not run in full (every fault at least once, a worker
+// killed at least three times, the server once).
+func (res *Result) Failures() []string {
+	out := slices.Clone(res.Problems)
+	if n := res.Faults[FaultWorkerKill]; n < 3 {
+		out = append(out, fmt.Sprintf("only %d worker kills, want at least 3", n))
+	}
+	if n := res.Faults[FaultServerCrash]; n != 1 {
+		out = append(out, fmt.Sprintf("%d server crashes, want 1", n))
+	}
+	for _, k := range []string{FaultLMSOutage503, Fault5xx, Fault429, FaultLost} {
+		if res.Faults[k] == 0 {
+			out = append(out, fmt.Sprintf("no fault of kind %q injected", k))
+		}
+	}
+	for kind, codes := range res.Codes {
+		for code := range codes {
+			if code < 200 || code >= 500 && code != 503 {
+				out = append(out, fmt.Sprintf("%s answered %d %d times", kind, code, codes[code]))
+			}
+		}
+	}
+	return out
+}

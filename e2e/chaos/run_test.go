@@ -36,3 +36,17 @@ func TestExpectFollowsTheDriversOrderOfActions(t *testing.T) {
 	require.Equal(t, "refunded_unfulfilled", string(e.Lines["1"].States[0]))
 	require.Equal(t, "revoked", string(e.Lines["2"].States[0]))
 }
+
+func TestFailuresIncludeAnIncompleteSchedule(t *testing.T) {
+	full := &Result{Faults: map[string]int{FaultWorkerKill: 3, FaultServerCrash: 1, FaultLMSOutage503: 1, Fault5xx: 1, Fault429: 1, FaultLost: 1},
+		Codes: map[string]map[int]int{reqStatus: {200: 5, 503: 1}}}
+	require.Empty(t, full.Failures())
+	short := &Result{Faults: map[string]int{FaultWorkerKill: 2}, Codes: map[string]map[int]int{reqStatus: {500: 1, 0: 2}},
+		Problems: []string{"order X lost"}}
+	f := short.Failures()
+	require.Contains(t, f, "order X lost")
+	require.Contains(t, f, "only 2 worker kills, want at least 3")
+	require.Contains(t, f, "status answered 500 1 times")
+	require.Contains(t, f, "status answered 0 2 times")
+	require.Len(t, f, 9)
+}

@@ -31,7 +31,18 @@ import (
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 )
 
-// Target is the system under test.
+// Target is the system under test. What the model assumes of it: the
+// sandbox LMS registers unknown learners on first use (--auto-register),
+// the workers do not pre-enroll by email (LMS_PRE_ENROLL_BY_EMAIL unset or
+// false), and the API gives orders a short line timeout (DevTarget: 5 s)
+// so that an attempt on a killed worker is retried soon. A cluster target
+// runs the suite with
+//
+//	res, err := chaos.Run(ctx, target, chaos.Config{Orders: 250, Concurrency: 31, Seed: 1, Name: "c1",
+//		ClientTimeout: 45 * time.Second, Timeout: 10 * time.Minute, SettleTimeout: 3 * time.Minute})
+//
+// and fails on res.Failures() (what the run found, and a fault schedule
+// that did not run in full).
 type Target interface {
 	// APIURL and APIToken: where the driver sends orders, refunds and
 	// retries, and its bearer token.
