@@ -51,10 +51,11 @@ func (a Action) Activity() string {
 // Valid reports whether a is an action a batch of lines can run.
 func (a Action) Valid() bool { return a == ActionFulfill || a == ActionRevoke }
 
-// Names of the order workflow's query, signals and updates. The signals are
-// what an operator can send from the Temporal Web UI; the updates (same names)
-// are what the API uses, so its caller learns at once whether the request was
-// accepted. A RevokeWorkflow answers the same status query with its
+// Names of the order workflow's query, signals and updates. The updates are
+// what operators send (the Web UI's Send an Update, the API, the CLI): the
+// caller learns at once whether the request was accepted, and why not. The
+// signals (same names, same payloads) are for scripts; one the order cannot
+// act on is recorded in its status document. A RevokeWorkflow answers the same status query with its
 // RevokeResult.
 const (
 	QueryStatus  = "status"
