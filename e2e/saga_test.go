@@ -115,15 +115,22 @@ func TestOrderIsRefundingUntilTheRevokeRan(t *testing.T) {
 // visibly refused, and the order closes as cancelled with its document.
 func TestCancelledOrderTakesRefundsAndClosesCancelled(t *testing.T) {
 	user, number, o := newLearnerOrder(t, "cancel", "CXL")
-	setFaults(t, map[string]any{"outage_seconds": 3})
+	// The enrollment is written but its answer held until the LMS client
+	// gives up: the line's attempt stays in flight, and the cancelled order
+	// stays open until it ends, so the signals below reach a running order
+	// however fast the worker is.
+	setFaults(t, map[string]any{"lost_answer_rate": 1, "lost_answer_mode": "hang"})
 	placeOrder(t, o)
 	id := contract.OrderWorkflowID(number)
-	require.Eventually(t, func() bool { return status(t, number).Lines[0].State == contract.LineRetrying },
-		10*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool {
+		e := findEnrollment(t, user, sandbox.DemoCourseID)
+		return e != nil && e.IsActive
+	}, 10*time.Second, 50*time.Millisecond)
 	ctx := context.Background()
 	require.NoError(t, shared.Client.CancelWorkflow(ctx, id, ""))
 	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", contract.SignalRetry, map[string]any{}))
 	require.NoError(t, shared.Client.SignalWorkflow(ctx, id, "", contract.SignalRefund, contract.RefundRequest{RefundID: "R-1"}))
+	sandboxPost(t, "/sandbox/faults", map[string]any{}) // the revoke's writes are answered
 
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
