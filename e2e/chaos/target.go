@@ -215,6 +215,7 @@ func (d *DevTarget) start(name string, args []string, extra ...string) (*proc, e
 	}
 	cmd := exec.Command(d.bin, append(args, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	dieWithParent(cmd)
 	cmd.Env = append(os.Environ(), "FULFILLMENT_API_TOKEN="+d.token, "LMS_URL="+d.LMSURL(),
 		"LMS_CLIENT_ID="+sandbox.DevClientID, "LMS_CLIENT_SECRET="+sandbox.DevClientSecret, "LMS_PRE_ENROLL_BY_EMAIL=false")
 	if err := cmd.Start(); err != nil {
