@@ -177,8 +177,7 @@ func startBenchStack(ctx context.Context, cfg benchConfig, opts contract.Options
 	}
 	// The order worker and the ceiling's run with the same settings.
 	var wopts worker.Options
-	// The sandbox LMS persists its state as under dev (a journal fsynced
-	// per change).
+	// The sandbox LMS persists its state as under dev (its journal).
 	s, err := stack.Start(ctx, stack.Config{DataDir: dir, UIPort: -1, LMSAutoRegister: true,
 		Options: opts, Worker: wopts, Logger: zap.NewNop()})
 	if err != nil {
