@@ -80,7 +80,7 @@ the machine's noise hits both.
 seat lines for --duration per round, --rounds rounds. "ours" places each
 order with POST /api/v1/orders?wait=10s (the API answers once the order
 has settled); "ours-poll" posts and then polls its status every --poll;
-"ceiling" starts the bare workflow and waits for its result.
+"ceiling" starts the bare workflow and waits with its wait-done update.
 
 --mode latency: the same, one order at a time, and "direct": the same
 modules called with no Temporal (the price of durability).
@@ -177,8 +177,7 @@ func startBenchStack(ctx context.Context, cfg benchConfig, opts contract.Options
 	}
 	// The order worker and the ceiling's run with the same settings.
 	var wopts worker.Options
-	// The sandbox LMS persists its state as under dev (a journal fsynced
-	// per change).
+	// The sandbox LMS persists its state as under dev (its journal).
 	s, err := stack.Start(ctx, stack.Config{DataDir: dir, UIPort: -1, LMSAutoRegister: true,
 		Options: opts, Worker: wopts, Logger: zap.NewNop()})
 	if err != nil {

@@ -27,6 +27,9 @@ const (
 	ceilingWorkflowName = "BenchCeilingWorkflow"
 	ceilingBatchName    = "BenchCeilingBatchWorkflow"
 	ceilingActivityName = "BenchCeilingLine"
+	// ceilingWaitUpdate answers once the ceiling order is done: the bench
+	// waits for it as ours waits for the wait-settled update.
+	ceilingWaitUpdate = "wait-done"
 )
 
 // ceilingInput is one ceiling order: lines activities sleeping lineTime
@@ -39,8 +42,26 @@ type ceilingInput struct {
 	Batch    int           `json:"batch"`
 }
 
-// ceilingWorkflow runs one ceiling order.
+// ceilingWorkflow runs one ceiling order; its wait-done update answers
+// once the lines are done.
 func ceilingWorkflow(ctx workflow.Context, in ceilingInput) error {
+	done := false
+	if err := workflow.SetUpdateHandler(ctx, ceilingWaitUpdate, func(ctx workflow.Context) error {
+		return workflow.Await(ctx, func() bool { return done })
+	}); err != nil {
+		return err
+	}
+	err := ceilingOrder(ctx, in)
+	done = true
+	if werr := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// ceilingOrder runs the lines, in batch children when there are more
+// than a batch.
+func ceilingOrder(ctx workflow.Context, in ceilingInput) error {
 	if in.Lines <= in.Batch {
 		return ceilingLines(ctx, in)
 	}
@@ -122,11 +143,22 @@ func startCeilingWorker(c client.Client, opts worker.Options) (sdkworker.Worker,
 	return w, nil
 }
 
-// runCeiling runs one ceiling order to its end.
+// runCeiling runs one ceiling order to its end: started, then waited for
+// with its wait-done update, as ours is with wait-settled (a client's wait
+// on the workflow's result long-polls its history, which now and then
+// answered only at the poll's 20 s expiry); should the update not answer
+// (the run ended first), its result.
 func runCeiling(ctx context.Context, c client.Client, id string, in ceilingInput) error {
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: ceilingTaskQueue}, ceilingWorkflowName, in)
 	if err != nil {
 		return fmt.Errorf("start ceiling %s: %w", id, err)
+	}
+	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: id, RunID: run.GetRunID(),
+		UpdateName: ceilingWaitUpdate, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		if err = h.Get(ctx, nil); err == nil {
+			return nil
+		}
 	}
 	if err := run.Get(ctx, nil); err != nil {
 		return fmt.Errorf("ceiling %s: %w", id, err)
