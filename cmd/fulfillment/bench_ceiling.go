@@ -69,41 +69,34 @@ func ceilingOrder(ctx workflow.Context, in ceilingInput) error {
 	running := min(chunks, in.Parallel)
 	child := in
 	child.Parallel = max(1, in.Parallel/running)
-	sem := workflow.NewSemaphore(ctx, int64(running))
-	var futures []workflow.Future
-	for k := range chunks {
-		if err := sem.Acquire(ctx, 1); err != nil {
-			return err
-		}
-		child.Lines = min(in.Batch, in.Lines-k*in.Batch)
+	return runBounded(ctx, chunks, running, func(k int) workflow.Future {
+		c := child
+		c.Lines = min(in.Batch, in.Lines-k*in.Batch)
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: fmt.Sprintf("%s~batch-%d", workflow.GetInfo(ctx).WorkflowExecution.ID, k)})
-		f := workflow.ExecuteChildWorkflow(cctx, ceilingBatchName, child)
-		futures = append(futures, f)
-		workflow.Go(ctx, func(ctx workflow.Context) {
-			_ = f.Get(ctx, nil)
-			sem.Release(1)
-		})
-	}
-	for _, f := range futures {
-		if err := f.Get(ctx, nil); err != nil {
-			return err
-		}
-	}
-	return nil
+		return workflow.ExecuteChildWorkflow(cctx, ceilingBatchName, c)
+	})
 }
 
 // ceilingLines runs in.Lines activities, in.Parallel at a time.
 func ceilingLines(ctx workflow.Context, in ceilingInput) error {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: 30 * time.Second,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-	sem := workflow.NewSemaphore(ctx, int64(max(1, in.Parallel)))
-	futures := make([]workflow.Future, 0, in.Lines)
-	for range in.Lines {
+	return runBounded(ctx, in.Lines, max(1, in.Parallel), func(int) workflow.Future {
+		return workflow.ExecuteActivity(ctx, ceilingActivityName, in.LineTime)
+	})
+}
+
+// runBounded starts n futures, at most parallel unfinished at a time, and
+// returns the first error among them once all have ended.
+func runBounded(ctx workflow.Context, n, parallel int, start func(k int) workflow.Future) error {
+	sem := workflow.NewSemaphore(ctx, int64(parallel))
+	futures := make([]workflow.Future, 0, n)
+	for k := range n {
 		if err := sem.Acquire(ctx, 1); err != nil {
 			return err
 		}
-		f := workflow.ExecuteActivity(ctx, ceilingActivityName, in.LineTime)
+		f := start(k)
 		futures = append(futures, f)
 		workflow.Go(ctx, func(ctx workflow.Context) {
 			_ = f.Get(ctx, nil)
