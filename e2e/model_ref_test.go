@@ -253,21 +253,8 @@ type mSeq struct {
 func genSeq(seed int64) *mSeq {
 	r := rand.New(rand.NewPCG(uint64(seed), uint64(seed)*0x9e3779b97f4a7c15+1))
 	s := &mSeq{Seed: seed}
-	pct := func(p int) bool { return r.IntN(100) < p }
-	pick := func(weights ...int) int {
-		total := 0
-		for _, w := range weights {
-			total += w
-		}
-		n := r.IntN(total)
-		for i, w := range weights {
-			if n < w {
-				return i
-			}
-			n -= w
-		}
-		return len(weights) - 1
-	}
+	dice := ledger.Dice{R: r}
+	pct, pick := dice.Pct, dice.Pick
 
 	// Faults: global to the sandbox, so one setting per phase.
 	phase := func() (fulfill, refund bool) {
@@ -373,21 +360,7 @@ func genSeq(seed int64) *mSeq {
 		s.Orders = append(s.Orders, o)
 		oIdx := len(s.Orders) - 1
 		ids := o.lineIDs()
-		subset := func(from []string) []string {
-			if len(from) <= 1 {
-				return slices.Clone(from)
-			}
-			var out []string
-			for _, id := range from {
-				if pct(50) {
-					out = append(out, id)
-				}
-			}
-			if len(out) == 0 || len(out) == len(from) {
-				out = []string{from[r.IntN(len(from))]}
-			}
-			return out
-		}
+		subset := dice.Subset
 		covered := map[string]bool{}
 		cover := func(lines []string) {
 			if lines == nil {

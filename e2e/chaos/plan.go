@@ -145,21 +145,8 @@ type plan struct {
 // order numbers apart from other runs.
 func newPlan(seed int64, n int, run string) *plan {
 	r := rand.New(rand.NewPCG(uint64(seed), uint64(seed)*0x9e3779b97f4a7c15+1))
-	pct := func(p int) bool { return r.IntN(100) < p }
-	pick := func(weights ...int) int {
-		total := 0
-		for _, w := range weights {
-			total += w
-		}
-		k := r.IntN(total)
-		for i, w := range weights {
-			if k < w {
-				return i
-			}
-			k -= w
-		}
-		return len(weights) - 1
-	}
+	dice := ledger.Dice{R: r}
+	pct, pick := dice.Pct, dice.Pick
 	p := &plan{}
 	courseN := 0
 	newCourse := func() *course {
@@ -232,21 +219,7 @@ func newPlan(seed int64, n int, run string) *plan {
 		}
 		o.Bad = pct(5)
 		ids := o.lineIDs()
-		subset := func(from []string) []string {
-			if len(from) <= 1 {
-				return slices.Clone(from)
-			}
-			var out []string
-			for _, id := range from {
-				if pct(50) {
-					out = append(out, id)
-				}
-			}
-			if len(out) == 0 || len(out) == len(from) {
-				out = []string{from[r.IntN(len(from))]}
-			}
-			return out
-		}
+		subset := dice.Subset
 		fixable := slices.ContainsFunc(o.Lines, func(l line) bool { return l.Cause != causeNone })
 		o.Retry = fixable && pct(80) || pct(4)
 		switch pick(15, 40, 45) { // a refund racing the fulfillment, refunds once settled, none
