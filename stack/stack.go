@@ -72,6 +72,8 @@ type Config struct {
 	// `fulfillment worker` processes, pointed at this server and LMS, do
 	// the work (`fulfillment dev --worker=false`).
 	NoWorker bool
+	// Reconcile configures the drift sweep's schedule (daily by default).
+	Reconcile worker.ReconcileSchedule
 	// Retention of closed orders; default devserver.DefaultRetention.
 	Retention time.Duration
 	Logger    *zap.Logger
@@ -236,6 +238,9 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		retention = devserver.DefaultRetention
 	}
 	if err := worker.PrepareNamespace(ctx, s.Client, s.Server.Namespace(), retention, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if err := worker.EnsureReconcileSchedule(ctx, s.Client, cfg.Reconcile, cfg.Logger); err != nil {
 		return nil, err
 	}
 	if !cfg.NoWorker {
