@@ -83,3 +83,40 @@ func EnsureReconcileSchedule(ctx context.Context, c client.Client, cfg Reconcile
 	log.Info("created the drift sweep's schedule", zap.String("schedule", contract.ReconcileScheduleID))
 	return nil
 }
+
+// TriggerReconcile runs the drift sweep's schedule now and returns the
+// workflow ID of the sweep that runs: the one it started, or, when a sweep
+// was already running (the schedule does not overlap them), that one.
+func TriggerReconcile(ctx context.Context, c client.Client) (string, error) {
+	h := c.ScheduleClient().GetHandle(ctx, contract.ReconcileScheduleID)
+	before, err := h.Describe(ctx)
+	if err != nil {
+		return "", fmt.Errorf("describe the drift sweep's schedule %s: %w", contract.ReconcileScheduleID, err)
+	}
+	if err := h.Trigger(ctx, client.ScheduleTriggerOptions{}); err != nil {
+		return "", fmt.Errorf("trigger the drift sweep: %w", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		d, err := h.Describe(ctx)
+		if err != nil {
+			return "", fmt.Errorf("describe the drift sweep's schedule: %w", err)
+		}
+		if d.Info.NumActions > before.Info.NumActions && len(d.Info.RecentActions) > 0 {
+			if r := d.Info.RecentActions[len(d.Info.RecentActions)-1].StartWorkflowResult; r != nil {
+				return r.WorkflowID, nil
+			}
+		}
+		if d.Info.NumActionsSkippedOverlap > before.Info.NumActionsSkippedOverlap && len(d.Info.RunningWorkflows) > 0 {
+			return d.Info.RunningWorkflows[0].WorkflowID, nil
+		}
+		if time.Now().After(deadline) {
+			return "", errors.New("the drift sweep's schedule did not start a sweep within a minute (is it paused?)")
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
