@@ -61,6 +61,9 @@ func (r *Reconciler) ReconcileListOrders(ctx context.Context, in contract.Reconc
 		states[i] = "'" + string(s) + "'" // our constants: safe to quote
 	}
 	q := fmt.Sprintf("WorkflowType = '%s' AND %s IN (%s)", contract.WorkflowOrder, contract.SearchAttrOrderStatus, strings.Join(states, ", "))
+	if in.Query != "" {
+		q += " AND (" + in.Query + ")"
+	}
 	resp, err := r.Client.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
 		Query: q, PageSize: int32(in.PageSize), NextPageToken: in.PageToken,
 	})

@@ -62,6 +62,10 @@ type ReconcileInput struct {
 	// MaxRows bounds the drift rows the result lists; beyond, it counts
 	// them (default 100).
 	MaxRows int `json:"max_rows,omitempty"`
+	// Query, when set, narrows the sweep to the orders that also match this
+	// visibility query (`CourseIds = "course-v1:..."`, `OrderNumber IN
+	// (...)`).
+	Query string `json:"query,omitempty"`
 	// PageToken and Carry are set when a long sweep continues as new.
 	PageToken []byte           `json:"page_token,omitempty"`
 	Carry     *ReconcileResult `json:"carry,omitempty"`
@@ -69,6 +73,7 @@ type ReconcileInput struct {
 
 // ReconcileListInput asks for one page of orders to check.
 type ReconcileListInput struct {
+	Query     string `json:"query,omitempty"`
 	PageSize  int    `json:"page_size"`
 	PageToken []byte `json:"page_token,omitempty"`
 }
@@ -298,7 +303,8 @@ type ReconcileResult struct {
 	StartedAt     time.Time       `json:"started_at"`
 	OrdersChecked int             `json:"orders_checked"`
 	LinesChecked  int             `json:"lines_checked"`
-	// LinesUnread counts checked lines whose LMS state could not be read.
+	// LinesUnread counts checked lines whose LMS state could not be read,
+	// and orders that could not be read at all.
 	LinesUnread int `json:"lines_unread"`
 	DriftCount  int `json:"drift_count"`
 	// Drift lists the first drifted lines; DriftOmitted counts the rest.

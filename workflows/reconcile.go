@@ -19,7 +19,7 @@ const (
 	reconcileMaxUnread     = 20
 	reconcileParallel      = 4
 	reconcileDetailRows    = 10
-	reconcileReadTimeout   = 30 * time.Minute
+	reconcileReadTimeout   = 2 * time.Hour
 	reconcileListTimeout   = time.Minute
 	reconcileReadAttempts  = 5
 	reconcileRetryInterval = 5 * time.Second
@@ -52,7 +52,7 @@ func ReconcileWorkflow(ctx workflow.Context, in contract.ReconcileInput) (contra
 	for {
 		var page contract.ReconcilePage
 		if err := workflow.ExecuteActivity(listCtx, contract.ActivityReconcileListOrders,
-			contract.ReconcileListInput{PageSize: in.PageSize, PageToken: token}).Get(ctx, &page); err != nil {
+			contract.ReconcileListInput{Query: in.Query, PageSize: in.PageSize, PageToken: token}).Get(ctx, &page); err != nil {
 			return res, fmt.Errorf("list orders: %w", err)
 		}
 		for start := 0; start < len(page.OrderNumbers); start += reconcileParallel {
