@@ -61,6 +61,7 @@ func TestReconcileReportsDriftBetweenOrdersAndTheLMS(t *testing.T) {
 	require.NoError(t, err)
 	var res contract.ReconcileResult
 	require.NoError(t, run.Get(ctx, &res))
+	recordHistory(t, id, "reconcile_drift")
 
 	require.Equal(t, contract.ReconcileDrift, res.Status)
 	require.Equal(t, 3, res.OrdersChecked)

@@ -164,18 +164,18 @@ func reconcileDetails(res contract.ReconcileResult, running bool) string {
 	if running {
 		state = string(contract.ReconcileRunning)
 	}
-	fmt.Fprintf(&b, "**Drift sweep: %s** — %d order(s), %d line(s) checked, %d drifted, %d unread.\n\n",
-		state, res.OrdersChecked, res.LinesChecked, res.DriftCount, res.LinesUnread)
+	b.WriteString(fmt.Sprintf("**Drift sweep: %s** — %d order(s), %d line(s) checked, %d drifted, %d unread.\n\n",
+		state, res.OrdersChecked, res.LinesChecked, res.DriftCount, res.LinesUnread))
 	if len(res.Drift) == 0 {
 		return b.String()
 	}
 	b.WriteString("| order | line | course | expected | found |\n|---|---|---|---|---|\n")
 	for i, r := range res.Drift {
 		if i == reconcileDetailRows {
-			fmt.Fprintf(&b, "\n…and %d more in the result.\n", res.DriftCount-reconcileDetailRows)
+			b.WriteString(fmt.Sprintf("\n…and %d more: see the result.\n", res.DriftCount-reconcileDetailRows))
 			break
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", r.OrderNumber, r.LineID, r.Course, r.Expected, r.Found)
+		b.WriteString(fmt.Sprintf("| %s | %s | %s | %s | %s |\n", r.OrderNumber, r.LineID, r.Course, r.Expected, r.Found))
 	}
 	b.WriteString("\nWhat to do for each is in the result's `options` (docs/operations.md, \"Drift between orders and the LMS\").\n")
 	return b.String()
