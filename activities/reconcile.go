@@ -7,6 +7,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.uber.org/zap"
@@ -105,6 +106,9 @@ func (r *Reconciler) ReconcileReadOrder(ctx context.Context, number string) (con
 		rl := contract.ReconcileLine{Line: l, Expect: contract.ExpectLine(l, st)}
 		if rl.Expect.Check {
 			r.observe(ctx, o, &rl)
+			// A large order's reads take long at the paced rate: the
+			// heartbeat tells a stuck worker from a slow read.
+			activity.RecordHeartbeat(ctx, st.ID)
 		}
 		out.Lines = append(out.Lines, rl)
 	}

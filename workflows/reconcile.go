@@ -21,6 +21,7 @@ const (
 	reconcileDetailRows    = 10
 	reconcileReadTimeout   = 2 * time.Hour
 	reconcileListTimeout   = time.Minute
+	reconcileHeartbeat     = 2 * time.Minute
 	reconcileReadAttempts  = 5
 	reconcileRetryInterval = 5 * time.Second
 )
@@ -46,7 +47,7 @@ func ReconcileWorkflow(ctx workflow.Context, in contract.ReconcileInput) (contra
 	}
 	listCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: reconcileListTimeout,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: reconcileRetryInterval, MaximumAttempts: reconcileReadAttempts}})
-	readCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: reconcileReadTimeout,
+	readCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: reconcileReadTimeout, HeartbeatTimeout: reconcileHeartbeat,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: reconcileRetryInterval, MaximumAttempts: reconcileReadAttempts}})
 	token, checked := in.PageToken, 0
 	for {
