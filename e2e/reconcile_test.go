@@ -107,11 +107,17 @@ func TestReconcileReportsDriftBetweenOrdersAndTheLMS(t *testing.T) {
 		require.NotContains(t, history.String(), u)
 	}
 
-	// The stack created the daily schedule; creating it again is a no-op.
-	sched, err := shared.Client.ScheduleClient().GetHandle(ctx, contract.ReconcileScheduleID).Describe(ctx)
+	// The daily schedule: created once, then left as it is.
+	require.NoError(t, worker.EnsureReconcileSchedule(ctx, shared.Client, worker.ReconcileSchedule{Every: time.Hour}, zap.NewNop()))
+	h := shared.Client.ScheduleClient().GetHandle(ctx, contract.ReconcileScheduleID)
+	t.Cleanup(func() { require.NoError(t, h.Delete(context.Background())) })
+	require.NoError(t, worker.EnsureReconcileSchedule(ctx, shared.Client, worker.ReconcileSchedule{}, zap.NewNop()))
+	sched, err := h.Describe(ctx)
 	require.NoError(t, err)
 	action, ok := sched.Schedule.Action.(*client.ScheduleWorkflowAction)
 	require.True(t, ok)
 	require.Equal(t, contract.WorkflowReconcile, action.Workflow)
-	require.NoError(t, worker.EnsureReconcileSchedule(ctx, shared.Client, worker.ReconcileSchedule{}, zap.NewNop()))
+	require.Equal(t, contract.TaskQueue, action.TaskQueue)
+	require.Len(t, sched.Schedule.Spec.Intervals, 1)
+	require.Equal(t, time.Hour, sched.Schedule.Spec.Intervals[0].Every, "a second start keeps the schedule's spec")
 }

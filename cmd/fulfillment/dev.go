@@ -57,7 +57,8 @@ NAME_FILE; set only one):
 			}
 			defer func() { _ = logger.Sync() }()
 			cfg.Logger = logger
-			cfg.Reconcile = reconcile.config()
+			sched := reconcile.config()
+			cfg.Reconcile = &sched
 			apiCfg, err := api.ConfigFromEnv(devGetenv(cfg))
 			if err != nil {
 				return err

@@ -16,6 +16,7 @@ import (
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/stack"
+	"github.com/coursefulfill/fulfillment/worker"
 )
 
 // `fulfillment reconcile --now` on a real stack: it triggers the schedule
@@ -24,7 +25,8 @@ import (
 func TestReconcileNowTriggersTheScheduleAndPrintsDrift(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	s, err := stack.Start(ctx, stack.Config{UIPort: -1, LMSAutoRegister: true, Logger: zap.NewNop()})
+	s, err := stack.Start(ctx, stack.Config{UIPort: -1, LMSAutoRegister: true, Logger: zap.NewNop(),
+		Reconcile: &worker.ReconcileSchedule{}})
 	require.NoError(t, err)
 	defer s.Close()
 
