@@ -27,6 +27,8 @@ type ModuleSource interface {
 type Activities struct {
 	Modules ModuleSource
 	Logger  *zap.Logger
+	// Reconciler, when set, runs the drift sweep's activities.
+	Reconciler *Reconciler
 }
 
 // LineInput is one fulfill or revoke of one line. The business key

@@ -72,6 +72,9 @@ type Config struct {
 	// `fulfillment worker` processes, pointed at this server and LMS, do
 	// the work (`fulfillment dev --worker=false`).
 	NoWorker bool
+	// Reconcile, when set, creates the drift sweep's schedule if missing
+	// (`fulfillment dev` sets it; tests and benchmarks leave it nil).
+	Reconcile *worker.ReconcileSchedule
 	// Retention of closed orders; default devserver.DefaultRetention.
 	Retention time.Duration
 	Logger    *zap.Logger
@@ -237,6 +240,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	if err := worker.PrepareNamespace(ctx, s.Client, s.Server.Namespace(), retention, cfg.Logger); err != nil {
 		return nil, err
+	}
+	if cfg.Reconcile != nil {
+		if err := worker.EnsureReconcileSchedule(ctx, s.Client, *cfg.Reconcile, cfg.Logger); err != nil {
+			return nil, err
+		}
 	}
 	if !cfg.NoWorker {
 		s.Worker = worker.NewFromConfig(s.Client, wcfg, s.Registry)

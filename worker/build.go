@@ -61,7 +61,8 @@ func (cfg Config) Registry() (*modules.Registry, error) {
 // workflow registered, whose line activities call the modules of reg (from
 // cfg.Registry). Start it with Run or Start.
 func NewFromConfig(c client.Client, cfg Config, reg *modules.Registry) sdkworker.Worker {
-	return New(c, &activities.Activities{Modules: reg, Logger: cfg.logger().Named("activities")}, cfg.Options)
+	return New(c, &activities.Activities{Modules: reg, Logger: cfg.logger().Named("activities"),
+		Reconciler: activities.NewReconciler(c, nil, reg, cfg.Options.ReconcileRate, cfg.logger().Named("reconcile"))}, cfg.Options)
 }
 
 // Dial connects to the Temporal frontend at hostPort. The SDK, and through

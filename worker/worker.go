@@ -38,6 +38,9 @@ func SearchAttributes() map[string]enumspb.IndexedValueType {
 		// followed by a retry of every order it concerns.
 		contract.SearchAttrFailedCourseIDs: enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
 		contract.SearchAttrErrorTypes:      enumspb.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+		// The drift sweep's outcome.
+		contract.SearchAttrReconcileStatus: enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+		contract.SearchAttrDriftCount:      enumspb.INDEXED_VALUE_TYPE_INT,
 	}
 }
 
@@ -50,6 +53,9 @@ type Options struct {
 	MaxConcurrentWorkflowTasks int
 	// Metrics counts the line activities' outcomes; nil counts nothing.
 	Metrics *metrics.Worker
+	// ReconcileRate is how many lines a second the drift sweep reads from
+	// the LMS (0 = activities.DefaultReconcileRate).
+	ReconcileRate float64
 }
 
 // New returns a worker for the fulfillment task queue with every workflow and
@@ -91,6 +97,7 @@ func Register(r interface {
 	r.RegisterWorkflowWithOptions(workflows.RevokeWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRevoke})
 	r.RegisterWorkflowWithOptions(workflows.LinesWorkflow, workflow.RegisterOptions{Name: contract.WorkflowLines})
 	r.RegisterWorkflowWithOptions(workflows.RefundedMarkerWorkflow, workflow.RegisterOptions{Name: contract.WorkflowRefundedMarker})
+	r.RegisterWorkflowWithOptions(workflows.ReconcileWorkflow, workflow.RegisterOptions{Name: contract.WorkflowReconcile})
 	type activityRegistry interface {
 		RegisterActivityWithOptions(a interface{}, options activity.RegisterOptions)
 	}
@@ -98,6 +105,7 @@ func Register(r interface {
 		ar.RegisterActivityWithOptions(acts.FulfillLine, activity.RegisterOptions{Name: contract.ActivityFulfillLine})
 		ar.RegisterActivityWithOptions(acts.RevokeLine, activity.RegisterOptions{Name: contract.ActivityRevokeLine})
 		ar.RegisterActivityWithOptions(acts.ObserveLine, activity.RegisterOptions{Name: contract.ActivityObserveLine})
+		registerReconcile(ar, acts.Reconciler)
 	}
 }
 
@@ -107,7 +115,8 @@ func Register(r interface {
 func awaitSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
 	query := fmt.Sprintf(`%s = "probe" AND %s = "probe" AND %s = "probe" AND %s = 0 AND %s = "probe" AND %s = "probe"`,
 		contract.SearchAttrOrderNumber, contract.SearchAttrOrderStatus, contract.SearchAttrCourseIDs, contract.SearchAttrFailedLines,
-		contract.SearchAttrFailedCourseIDs, contract.SearchAttrErrorTypes)
+		contract.SearchAttrFailedCourseIDs, contract.SearchAttrErrorTypes) +
+		fmt.Sprintf(` AND %s = "probe" AND %s = 0`, contract.SearchAttrReconcileStatus, contract.SearchAttrDriftCount)
 	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})

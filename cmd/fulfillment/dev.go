@@ -30,6 +30,7 @@ func newDevCommand() *cobra.Command {
 		opts      orderOptionFlags
 		pprofPort int
 		inWorker  bool
+		reconcile reconcileFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "dev",
@@ -56,6 +57,8 @@ NAME_FILE; set only one):
 			}
 			defer func() { _ = logger.Sync() }()
 			cfg.Logger = logger
+			sched := reconcile.config()
+			cfg.Reconcile = &sched
 			apiCfg, err := api.ConfigFromEnv(devGetenv(cfg))
 			if err != nil {
 				return err
@@ -112,6 +115,7 @@ NAME_FILE; set only one):
 	f.IntVar(&pprofPort, "pprof-port", 0, "serve Go profiles (CPU, heap, goroutines, block, mutex) of the whole process on 127.0.0.1 at this port; 0 serves none")
 	logs.register(cmd, "info", logConsole)
 	opts.register(cmd)
+	reconcile.register(cmd, &cfg.Worker.ReconcileRate)
 	return cmd
 }
 

@@ -43,6 +43,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCommand(), newWorkerCommand(), newAPICommand(), newOrderCommand(), newSandboxLMSCommand(), newBenchCommand(),
-		newConfigCommand(), newHealthCommand())
+		newConfigCommand(), newHealthCommand(), newReconcileCommand())
 	return root
 }

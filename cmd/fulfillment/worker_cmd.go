@@ -29,6 +29,7 @@ func newWorkerCommand() *cobra.Command {
 		retention     time.Duration
 		logs          logFlags
 		metricsListen string
+		reconcile     reconcileFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "worker",
@@ -103,6 +104,10 @@ with its secrets masked.`,
 					return err
 				}
 			}
+			if err := worker.EnsureReconcileSchedule(cmd.Context(), c, reconcile.config(), logger); err != nil {
+				_ = ln.Close()
+				return err
+			}
 			w := worker.NewFromConfig(c, wcfg, registry)
 			if err := w.Start(); err != nil {
 				_ = ln.Close()
@@ -121,6 +126,7 @@ with its secrets masked.`,
 	f.DurationVar(&retention, "retention", devserver.DefaultRetention, "the least retention of closed orders, at least 720h (with --prepare-namespace, raised on start)")
 	f.IntVar(&opts.MaxConcurrentActivities, "max-concurrent-lines", 0, "line activities this worker runs at once (0 = SDK default)")
 	f.StringVar(&metricsListen, "metrics-listen", envOr("FULFILLMENT_METRICS_LISTEN", ":9090"), "host:port of /metrics (Prometheus) and /healthz, env FULFILLMENT_METRICS_LISTEN")
+	reconcile.register(cmd, &opts.ReconcileRate)
 	logs.register(cmd, "info", logJSON)
 	return cmd
 }
