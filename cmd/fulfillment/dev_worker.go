@@ -32,9 +32,9 @@ func writeWorkerHint(out io.Writer, lmsURL, temporalAddr string, realLMS bool) {
 	}
 	fmt.Fprintf(out, `
 No worker runs in this process (--worker=false): orders wait until one polls.
-Start one or more in other shells:
+Start one or more in other shells, each with its own --metrics-listen port:
 
   %s=%s %s=%s %s=%s \
-    fulfillment worker --temporal-address %s
+    fulfillment worker --temporal-address %s --metrics-listen 127.0.0.1:9091
 `, lms.EnvURL, lmsURL, lms.EnvClientID, sandbox.DevClientID, lms.EnvClientSecret, sandbox.DevClientSecret, temporalAddr)
 }

@@ -196,7 +196,7 @@ func (d *DevTarget) KillWorker(i int) error {
 // StartWorker starts worker i against the dev server and its sandbox LMS.
 func (d *DevTarget) StartWorker(i int) error {
 	p, err := d.start(fmt.Sprintf("worker-%d", i), []string{"worker", "--temporal-address", d.temporalAddr(),
-		"--prepare-namespace=false", "--log-level", "warn"})
+		"--prepare-namespace=false", "--log-level", "warn", "--metrics-listen", "127.0.0.1:0"})
 	if err != nil {
 		return err
 	}
