@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/codec"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/modules"
 )
@@ -68,11 +69,17 @@ func NewFromConfig(c client.Client, cfg Config, reg *modules.Registry) sdkworker
 // it the workflows, log through log under the name "temporal", at log's
 // level.
 func Dial(ctx context.Context, hostPort, namespace string, log *zap.Logger) (client.Client, error) {
+	return DialCodec(ctx, hostPort, namespace, nil, log)
+}
+
+// DialCodec is Dial with payloads encrypted by cdc (codec.DataConverter);
+// nil cdc stores them as they are.
+func DialCodec(ctx context.Context, hostPort, namespace string, cdc *codec.Codec, log *zap.Logger) (client.Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	c, err := client.DialContext(ctx, client.Options{HostPort: hostPort, Namespace: namespace,
-		Logger: NewSDKLogger(log.Named("temporal"))})
+		Logger: NewSDKLogger(log.Named("temporal")), DataConverter: codec.DataConverter(cdc)})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", hostPort, err)
 	}
