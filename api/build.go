@@ -72,7 +72,9 @@ func Build(c client.Client, cfg BuildConfig, log *zap.Logger) (http.Handler, *st
 	if log == nil {
 		log = zap.NewNop()
 	}
-	st := starter.New(c, starter.Config{Options: cfg.Options, Mapped: cfg.Mapped})
+	// The starter reads order inputs and memos from history: it decodes
+	// them as the client encodes them.
+	st := starter.New(c, starter.Config{Options: cfg.Options, Mapped: cfg.Mapped, DataConverter: codec.DataConverter(cfg.Codec)})
 	reg := cfg.Registry
 	if reg == nil {
 		var err error

@@ -62,6 +62,16 @@ func TestCodecKeepsLearnersOutOfHistory(t *testing.T) {
 		"placed_at": "2026-11-21T10:00:00Z",
 	}
 	require.Equal(t, http.StatusAccepted, callURL(t, http.MethodPost, s.APIURL+"/api/v1/orders", s.APIToken, o, nil))
+	// The same order again is the same order (the API compares it with the
+	// input it decrypts from history); another content under its number
+	// conflicts.
+	require.Equal(t, http.StatusOK, callURL(t, http.MethodPost, s.APIURL+"/api/v1/orders", s.APIToken, o, nil))
+	other := map[string]any{"number": number, "user": map[string]any{"username": username, "email": email},
+		"lines":     []map[string]any{{"id": "1", "product_type": "seat", "course_id": sandbox.DemoCourseID, "mode": "audit"}},
+		"placed_at": "2026-11-21T10:00:00Z"}
+	var conflict map[string]any
+	require.Equal(t, http.StatusConflict, callURL(t, http.MethodPost, s.APIURL+"/api/v1/orders", s.APIToken, other, &conflict))
+	require.NotContains(t, fmt.Sprint(conflict), email)
 
 	// The API, whose client decodes, reports the order fulfilled, and the
 	// worker enrolled the learner under the username it decrypted.
