@@ -103,6 +103,9 @@ NAME_FILE; set only one):
 			if cfg.CodecKeys != "" {
 				fmt.Fprintf(cmd.OutOrStdout(), "Payloads are encrypted; the Web UI decodes them through %s (loopback only),\nscripts through %s%s with the API token.\n\n",
 					s.CodecURL, s.APIURL, api.CodecPath)
+				if !inWorker {
+					fmt.Fprintf(cmd.OutOrStdout(), "Start the workers with the same keys in %s (or %s_FILE).\n\n", codec.EnvKeys, codec.EnvKeys)
+				}
 			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
