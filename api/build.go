@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
 
+	"github.com/coursefulfill/fulfillment/codec"
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/metrics"
@@ -38,6 +39,12 @@ type BuildConfig struct {
 	// registers, such as the Temporal SDK's) and is served at /metrics; nil
 	// creates one.
 	Registry *prometheus.Registry
+	// Codec, when set, is served at CodecPath behind Token, for the Web UI
+	// and the CLI to read encrypted payloads (CodecHandler).
+	Codec *codec.Codec
+	// CodecOrigins are the Web UI origins allowed to call the codec from a
+	// browser (codec.EnvOrigins).
+	CodecOrigins []string
 }
 
 // ConfigFromEnv reads the API's settings from the environment (getenv is
@@ -53,6 +60,7 @@ func ConfigFromEnv(getenv func(string) string) (BuildConfig, error) {
 	if cfg.WooCommerce, _, err = woocommerce.ConfigFromEnv(getenv); err != nil {
 		return BuildConfig{}, err
 	}
+	cfg.CodecOrigins = codec.Origins(getenv(codec.EnvOrigins))
 	return cfg, nil
 }
 
@@ -64,7 +72,9 @@ func Build(c client.Client, cfg BuildConfig, log *zap.Logger) (http.Handler, *st
 	if log == nil {
 		log = zap.NewNop()
 	}
-	st := starter.New(c, starter.Config{Options: cfg.Options, Mapped: cfg.Mapped})
+	// The starter reads order inputs and memos from history: it decodes
+	// them as the client encodes them.
+	st := starter.New(c, starter.Config{Options: cfg.Options, Mapped: cfg.Mapped, DataConverter: codec.DataConverter(cfg.Codec)})
 	reg := cfg.Registry
 	if reg == nil {
 		var err error
@@ -89,6 +99,13 @@ func Build(c client.Client, cfg BuildConfig, log *zap.Logger) (http.Handler, *st
 	h, err := New(apiCfg, countingStarter{st, m, "api"}, log.Named("api"))
 	if err != nil {
 		return nil, nil, err
+	}
+	if cfg.Codec != nil {
+		ch, err := CodecHandler(CodecConfig{Codec: cfg.Codec, Token: cfg.Token, Origins: cfg.CodecOrigins})
+		if err != nil {
+			return nil, nil, err
+		}
+		h = withCodec(h, ch)
 	}
 	return h, st, nil
 }

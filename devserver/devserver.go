@@ -58,6 +58,10 @@ type Options struct {
 	FrontendPort int
 	// UIPort serves the Web UI; 0 runs no UI.
 	UIPort int
+	// CodecEndpoint, when set, is the payload codec the Web UI decodes
+	// payloads with, from the browser ("http://127.0.0.1:port/codec"; the
+	// UI posts to its /decode and /encode).
+	CodecEndpoint string
 	// Namespace to create; default "default".
 	Namespace string
 	// Retention of closed workflows; default DefaultRetention.
@@ -219,6 +223,8 @@ func Start(opts Options) (*Server, error) {
 			CORS:                uiconfig.CORS{CookieInsecure: true},
 			HideLogs:            true,
 			DisableNewsFetch:    true,
+			Codec: uiconfig.Codec{Endpoint: opts.CodecEndpoint,
+				DefaultErrorMessage: "cannot reach the payload codec of fulfillment dev; payloads show encrypted"},
 		}))
 		s.uiErr = make(chan error, 1)
 		go func() { s.uiErr <- s.ui.Start() }()

@@ -75,6 +75,11 @@ type Config struct {
 	// Reconcile, when set, creates the drift sweep's schedule if missing
 	// (`fulfillment dev` sets it; tests and benchmarks leave it nil).
 	Reconcile *worker.ReconcileSchedule
+	// CodecKeys ("id:base64key,...", codec.ParseKeys) encrypts the
+	// payloads; the Web UI decodes them through a loopback endpoint
+	// (Stack.CodecURL), the API serves the codec at /codec/. Empty stores
+	// payloads as they are.
+	CodecKeys string
 	// Retention of closed orders; default devserver.DefaultRetention.
 	Retention time.Duration
 	Logger    *zap.Logger
@@ -105,13 +110,15 @@ type Stack struct {
 	Server *devserver.Server
 	Client client.Client
 	// Worker is nil with Config.NoWorker.
-	Worker    sdkworker.Worker
-	Starter   *starter.Starter
-	Registry  *modules.Registry
-	APIToken  string
-	APIURL    string
-	LMSURL    string
-	UIURL     string
+	Worker   sdkworker.Worker
+	Starter  *starter.Starter
+	Registry *modules.Registry
+	APIToken string
+	APIURL   string
+	LMSURL   string
+	UIURL    string
+	// CodecURL is the Web UI's codec endpoint; empty without CodecKeys.
+	CodecURL  string
 	sandbox   *sandbox.LMS
 	servers   []*http.Server
 	log       *zap.Logger
@@ -214,8 +221,13 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if uiPort < 0 {
 		uiPort = 0
 	}
+	cs, err := s.startCodec(cfg, uiPort)
+	if err != nil {
+		return nil, err
+	}
 	if s.Server, err = devserver.Start(devserver.Options{
 		DataDir: cfg.DataDir, IP: cfg.IP, FrontendPort: cfg.TemporalPort, UIPort: uiPort, Retention: cfg.Retention,
+		CodecEndpoint: s.CodecURL,
 		// The embedded server gets a logger of its own, quieter than the
 		// product's: at info it narrates its internals.
 		Logger: cfg.Logger.Named("temporal-server").WithOptions(zap.IncreaseLevel(zap.ErrorLevel)),
@@ -231,7 +243,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		return nil, err
 	}
 	s.UIURL = s.Server.UIURL()
-	if s.Client, err = worker.Dial(ctx, s.Server.FrontendAddress(), s.Server.Namespace(), cfg.Logger); err != nil {
+	if s.Client, err = worker.DialCodec(ctx, s.Server.FrontendAddress(), s.Server.Namespace(), cs.get(), cfg.Logger); err != nil {
 		return nil, err
 	}
 	retention := cfg.Retention
@@ -247,6 +259,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		}
 	}
 	if !cfg.NoWorker {
+		wcfg.Codec = cs.get()
 		s.Worker = worker.NewFromConfig(s.Client, wcfg, s.Registry)
 		if err := s.Worker.Start(); err != nil {
 			s.Worker = nil
@@ -260,8 +273,11 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		s.APIToken = newToken()
 	}
 	h, st, err := api.Build(s.Client, api.BuildConfig{Token: s.APIToken, Options: cfg.Options, Mapped: s.Registry.Mapped,
-		WooCommerce: cfg.WooCommerce, Registry: reg}, cfg.Logger)
+		WooCommerce: cfg.WooCommerce, Registry: reg, Codec: cs.get(), CodecOrigins: cs.origins()}, cfg.Logger)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.serveUICodec(cs); err != nil {
 		return nil, err
 	}
 	s.Starter = st

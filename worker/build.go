@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/activities"
+	"github.com/coursefulfill/fulfillment/codec"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/modules"
 )
@@ -27,6 +28,9 @@ type Config struct {
 	// Logger is the process's logger: each part logs under its own name
 	// ("lms", "modules.<module>", "activities"). Nil logs nothing.
 	Logger *zap.Logger
+	// Codec is the payload codec of the worker's client (nil: none): the
+	// drift sweep reads order inputs from history with it.
+	Codec *codec.Codec
 }
 
 func (cfg Config) logger() *zap.Logger {
@@ -62,18 +66,24 @@ func (cfg Config) Registry() (*modules.Registry, error) {
 // cfg.Registry). Start it with Run or Start.
 func NewFromConfig(c client.Client, cfg Config, reg *modules.Registry) sdkworker.Worker {
 	return New(c, &activities.Activities{Modules: reg, Logger: cfg.logger().Named("activities"),
-		Reconciler: activities.NewReconciler(c, nil, reg, cfg.Options.ReconcileRate, cfg.logger().Named("reconcile"))}, cfg.Options)
+		Reconciler: activities.NewReconciler(c, codec.DataConverter(cfg.Codec), reg, cfg.Options.ReconcileRate, cfg.logger().Named("reconcile"))}, cfg.Options)
 }
 
 // Dial connects to the Temporal frontend at hostPort. The SDK, and through
 // it the workflows, log through log under the name "temporal", at log's
 // level.
 func Dial(ctx context.Context, hostPort, namespace string, log *zap.Logger) (client.Client, error) {
+	return DialCodec(ctx, hostPort, namespace, nil, log)
+}
+
+// DialCodec is Dial with payloads encrypted by cdc (codec.DataConverter);
+// nil cdc stores them as they are.
+func DialCodec(ctx context.Context, hostPort, namespace string, cdc *codec.Codec, log *zap.Logger) (client.Client, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
 	c, err := client.DialContext(ctx, client.Options{HostPort: hostPort, Namespace: namespace,
-		Logger: NewSDKLogger(log.Named("temporal"))})
+		Logger: NewSDKLogger(log.Named("temporal")), DataConverter: codec.DataConverter(cdc)})
 	if err != nil {
 		return nil, fmt.Errorf("connect to Temporal at %s: %w", hostPort, err)
 	}

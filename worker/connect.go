@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/coursefulfill/fulfillment/codec"
 	"github.com/coursefulfill/fulfillment/internal/envconfig"
 )
 
@@ -41,6 +42,9 @@ const DefaultAddress = "127.0.0.1:7233"
 // TEMPORAL_API_KEY and TEMPORAL_TLS_CLIENT_KEY_DATA also from a _FILE.
 type Connection struct {
 	Profile temporalenv.ClientConfigProfile
+	// Codec, when set (codec.EnvKeys), encrypts the payloads the client
+	// writes and decrypts those it reads.
+	Codec *codec.Codec
 }
 
 // ConnectionFromEnv reads the connection from the environment (getenv and
@@ -66,7 +70,11 @@ func ConnectionFromEnv(getenv func(string) string, environ func() []string) (Con
 	if prof.Namespace == "" {
 		prof.Namespace = "default"
 	}
-	return Connection{Profile: prof}, nil
+	cdc, err := codec.FromEnv(getenv)
+	if err != nil {
+		return Connection{}, err
+	}
+	return Connection{Profile: prof, Codec: cdc}, nil
 }
 
 // ClientOptions are the SDK client options of the connection; it fails on
@@ -75,6 +83,9 @@ func (c Connection) ClientOptions() (client.Options, error) {
 	opts, err := c.Profile.ToClientOptions(temporalenv.ToClientOptionsRequest{})
 	if err != nil {
 		return client.Options{}, fmt.Errorf("temporal connection: %w", err)
+	}
+	if c.Codec != nil {
+		opts.DataConverter = codec.DataConverter(c.Codec)
 	}
 	return opts, nil
 }
@@ -89,6 +100,10 @@ func (c Connection) Describe() map[string]string {
 		"api_key": mask(p.APIKey)}
 	if p.TLS != nil && p.TLS.ServerName != "" {
 		out["tls_server_name"] = p.TLS.ServerName
+	}
+	out["payload_codec"] = "(unset)"
+	if c.Codec != nil {
+		out["payload_codec"] = "AES-256-GCM, encrypting with key " + c.Codec.EncryptKeyID()
 	}
 	return out
 }

@@ -48,6 +48,11 @@ NAME_FILE, for Docker and Kubernetes secrets; set only one):
   TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
   TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME, ...
                                the Temporal connection (docs/deployment.md)
+  FULFILLMENT_CODEC_KEYS (or _FILE)
+                               id:base64key,... encrypts payloads (first key) and
+                               serves /codec/ behind the token (docs/deployment.md)
+  FULFILLMENT_CODEC_CORS_ORIGINS
+                               Web UI origins allowed to call /codec/ from a browser
 
 /metrics serves the API's and the Temporal SDK's metrics in Prometheus form.
 "fulfillment config check api" validates this configuration and prints it
@@ -96,6 +101,7 @@ with its secrets masked.`,
 					return err
 				}
 			}
+			cfg.Codec = conn.Codec
 			h, _, err := api.Build(c, cfg, logger)
 			if err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/codec"
 	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/modules"
@@ -37,7 +38,9 @@ const (
 // "api") reads; TestCommandEnvIsComplete checks it against what the
 // configuration readers ask for.
 func commandEnv(command string) []envVar {
-	temporal := []envVar{}
+	// The payload codec's keys belong to the connection: both commands
+	// read them (worker.ConnectionFromEnv).
+	temporal := []envVar{{name: codec.EnvKeys, secret: true, file: true}}
 	for _, name := range worker.TemporalEnv() {
 		v := envVar{name: name}
 		switch name {
@@ -63,7 +66,7 @@ func commandEnv(command string) []envVar {
 			{name: woocommerce.EnvStoreURL}, {name: woocommerce.EnvConsumerKey, secret: true, file: true},
 			{name: woocommerce.EnvConsumerSecret, secret: true, file: true}, {name: woocommerce.EnvStores},
 			{name: woocommerce.EnvAllowAnyStore},
-			{name: envModulesConfig},
+			{name: envModulesConfig}, {name: codec.EnvOrigins},
 		}, temporal...)
 	}
 	return nil

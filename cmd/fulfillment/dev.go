@@ -10,8 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/coursefulfill/fulfillment/api"
+	"github.com/coursefulfill/fulfillment/codec"
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/devserver"
+	"github.com/coursefulfill/fulfillment/internal/envconfig"
 	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/stack"
 	"github.com/coursefulfill/fulfillment/woocommerce"
@@ -45,7 +47,8 @@ NAME_FILE; set only one):
   FULFILLMENT_API_TOKEN (or _FILE)   the API's bearer token (default: a new one each start)
   WOOCOMMERCE_*                      the WooCommerce receiver, as for "fulfillment api"
   LMS_*                              with --lms-url: the LMS credentials, as for "fulfillment worker"
-  FULFILLMENT_MODULES_CONFIG         default of --modules-config`,
+  FULFILLMENT_MODULES_CONFIG         default of --modules-config
+  FULFILLMENT_CODEC_KEYS (or _FILE)  default of --codec-keys`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkRetention(cfg.Retention); err != nil {
@@ -64,6 +67,11 @@ NAME_FILE; set only one):
 				return err
 			}
 			cfg.APIToken, cfg.WooCommerce = apiCfg.Token, apiCfg.WooCommerce
+			if cfg.CodecKeys == "" {
+				if cfg.CodecKeys, err = envconfig.Secret(os.Getenv, codec.EnvKeys); err != nil {
+					return err
+				}
+			}
 			if cfg.Options, err = opts.options(); err != nil {
 				return err
 			}
@@ -95,6 +103,13 @@ NAME_FILE; set only one):
 				fmt.Fprintf(cmd.OutOrStdout(), "  Profiles      %s (go tool pprof %sprofile?seconds=30)\n", pprofURL, pprofURL)
 			}
 			printBanner(cmd, s, cfg)
+			if cfg.CodecKeys != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "Payloads are encrypted; the Web UI decodes them through %s (loopback only),\nscripts through %s%s with the API token.\n\n",
+					s.CodecURL, s.APIURL, api.CodecPath)
+				if !inWorker {
+					fmt.Fprintf(cmd.OutOrStdout(), "Start the workers with the same keys in %s (or %s_FILE).\n\n", codec.EnvKeys, codec.EnvKeys)
+				}
+			}
 			<-cmd.Context().Done()
 			fmt.Fprintln(cmd.ErrOrStderr(), "\nstopping ...")
 			return nil
@@ -111,6 +126,7 @@ NAME_FILE; set only one):
 	f.StringVar(&cfg.LMSAdminToken, "lms-admin-token", os.Getenv(envSandboxAdminToken), "sandbox LMS: token its admin API requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
 	f.BoolVar(&inWorker, "worker", true, "run the fulfillment worker in this process; with --worker=false separate `fulfillment worker` processes do the work")
 	registerModulesConfig(cmd, &cfg.ModulesConfig)
+	f.StringVar(&cfg.CodecKeys, "codec-keys", "", "encrypt payloads (learner emails, usernames) in Temporal's history with these keys, id:base64key,... the first encrypting (default $"+codec.EnvKeys+"); docs/deployment.md")
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
 	f.IntVar(&pprofPort, "pprof-port", 0, "serve Go profiles (CPU, heap, goroutines, block, mutex) of the whole process on 127.0.0.1 at this port; 0 serves none")
 	logs.register(cmd, "info", logConsole)

@@ -51,6 +51,9 @@ named by NAME_FILE, for Docker and Kubernetes secrets; set only one):
   TEMPORAL_TLS, TEMPORAL_TLS_CLIENT_CERT_PATH, TEMPORAL_TLS_CLIENT_KEY_PATH,
   TEMPORAL_TLS_SERVER_CA_CERT_PATH, TEMPORAL_TLS_SERVER_NAME, ...
                                the Temporal connection (docs/deployment.md)
+  FULFILLMENT_CODEC_KEYS (or _FILE)
+                               id:base64key,... encrypts payloads (first key; the
+                               same list as the API's, docs/deployment.md)
   FULFILLMENT_METRICS_LISTEN   default of --metrics-listen
 
 "fulfillment config check worker" validates this configuration and prints it
@@ -80,7 +83,7 @@ with its secrets masked.`,
 			if opts.Metrics, err = metrics.NewWorker(reg); err != nil {
 				return err
 			}
-			wcfg := worker.Config{ModulesConfig: modulesConfig, LMS: lmsCfg, Options: opts, Logger: logger}
+			wcfg := worker.Config{ModulesConfig: modulesConfig, LMS: lmsCfg, Options: opts, Logger: logger, Codec: conn.Codec}
 			registry, err := wcfg.Registry()
 			if err != nil {
 				return err
