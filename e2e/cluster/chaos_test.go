@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -24,11 +23,7 @@ import (
 //	go test -count=1 -run TestCluster ./e2e/cluster/                   # the CI size
 //	go test -count=1 -run TestCluster ./e2e/cluster/ -chaos.orders=1000 -timeout 60m -v \
 //	    -chaos.report=/tmp/chaos-cluster.md                            # the full size
-var (
-	chaosOrders = flag.Int("chaos.orders", 120, "TestCluster: orders of the fault-survival phase (the full size is 1000)")
-	chaosSeed   = flag.Int64("chaos.seed", 1, "TestCluster: the seed of the fault-survival phase's orders")
-	chaosReport = flag.String("chaos.report", "", "TestCluster: write the fault-survival phase's result tables (Markdown) to this file")
-)
+var chaosSettings = chaos.RegisterFlags(flag.CommandLine, "TestCluster", 120)
 
 // clusterTarget is chaos.Target on the cluster's processes: the Temporal
 // server on PostgreSQL (a crash is SIGKILL, and it starts again on the
@@ -57,7 +52,6 @@ type clusterTarget struct {
 // (5 s line timeout, as the suite's model assumes) and two workers. The
 // scenario's workers must have stopped: they poll the same task queue.
 func (c *cluster) runChaos(t *testing.T, srv *server, tokenFile string) {
-	n := *chaosOrders
 	lmsPort := c.ports.next(t)
 	lms := start(t, c.dir, "chaos-lms", c.bins.Fulfillment, nil, "sandbox-lms", "--host", "127.0.0.1",
 		"--port", strconv.Itoa(lmsPort), "--client-id", "fulfillment-worker", "--client-secret", c.lmsSecret,
@@ -87,23 +81,12 @@ func (c *cluster) runChaos(t *testing.T, srv *server, tokenFile string) {
 		require.NoError(t, ct.StartWorker(i))
 	}
 
-	timeout := 3*time.Minute + time.Duration(n)*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
+	cfg := chaosSettings.Config(t, "cl")
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+time.Minute)
 	defer cancel()
-	res, err := chaos.Run(ctx, ct, chaos.Config{Orders: n, Concurrency: min(max(n/8, 8), 64), Seed: *chaosSeed,
-		Name: "cl" + strconv.FormatInt(*chaosSeed, 10), ClientTimeout: 45 * time.Second, Timeout: timeout,
-		SettleTimeout: 3 * time.Minute, Log: func(format string, args ...any) { t.Logf(format, args...) }})
+	res, err := chaos.Run(ctx, ct, cfg)
 	require.NoError(t, err)
-	table := res.Markdown()
-	t.Logf("fault-survival result:\n%s", table)
-	if *chaosReport != "" {
-		require.NoError(t, os.WriteFile(*chaosReport, []byte(table), 0o644))
-	}
-	require.Equal(t, n, res.Orders)
-	require.Zero(t, res.Lost, "orders lost")
-	if failures := res.Failures(); len(failures) > 0 {
-		t.Errorf("%d failures:\n  %s", len(failures), strings.Join(failures, "\n  "))
-	}
+	chaosSettings.Check(t, res)
 }
 
 // APIURL is the chaos phase's `fulfillment api`.

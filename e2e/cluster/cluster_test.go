@@ -212,7 +212,7 @@ func TestCluster(t *testing.T) {
 	// its own LMS, API and workers (worker C polls the same task queue).
 	workerC.stop(t)
 	c.runChaos(t, server, tokenFile)
-	lap(fmt.Sprintf("fault-survival suite, %d orders", *chaosOrders))
+	lap(fmt.Sprintf("fault-survival suite, %d orders", chaosSettings.Orders()))
 }
 
 // requireSDKMetrics checks that the Temporal SDK's metrics reach /metrics.
