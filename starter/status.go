@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/temporal"
 
@@ -67,6 +69,12 @@ func withPendingAttempts(st *contract.StatusDocument, pending []*workflowpb.Pend
 func (s *Starter) query(ctx context.Context, id, runID string) (contract.StatusDocument, error) {
 	var st contract.StatusDocument
 	v, err := s.c.QueryWorkflow(ctx, id, runID, contract.QueryStatus)
+	// The SDK gives one query call at most 10 s, whatever the caller's
+	// deadline: a query that waited that long for a busy or restarting
+	// worker is asked again while the caller's time lasts.
+	for err != nil && queryCallTimedOut(ctx, err) {
+		v, err = s.c.QueryWorkflow(ctx, id, runID, contract.QueryStatus)
+	}
 	if err != nil {
 		return st, classify(err, "query "+id)
 	}
@@ -74,6 +82,17 @@ func (s *Starter) query(ctx context.Context, id, runID string) (contract.StatusD
 		return st, fmt.Errorf("decode status of %s: %w", id, err)
 	}
 	return st, nil
+}
+
+// queryCallTimedOut reports whether err is one query call's own timeout
+// while ctx has a deadline more than a second away.
+func queryCallTimedOut(ctx context.Context, err error) bool {
+	deadline, ok := ctx.Deadline()
+	if !ok || ctx.Err() != nil || time.Until(deadline) < time.Second {
+		return false
+	}
+	var exceeded *serviceerror.DeadlineExceeded
+	return errors.As(err, &exceeded) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // result is the final status document of a closed run: its result, or the

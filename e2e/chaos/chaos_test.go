@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,28 +24,16 @@ import (
 )
 
 var (
-	chaosOrders      = flag.Int("chaos.orders", 250, "TestChaos: orders to place (the full size is 1000)")
-	chaosConcurrency = flag.Int("chaos.concurrency", 0, "TestChaos: orders worked on at a time (0: orders/8, at most 64)")
-	chaosSeed        = flag.Int64("chaos.seed", 1, "TestChaos: the seed of the orders")
-	chaosWorkers     = flag.Int("chaos.workers", 2, "TestChaos: worker processes")
-	chaosTimeout     = flag.Duration("chaos.timeout", 0, "TestChaos: bound of the run (0: 4 min + 1 s an order)")
-	chaosDir         = flag.String("chaos.dir", "", "TestChaos: keep the data and the processes' logs here (default: a temporary directory)")
-	chaosReport      = flag.String("chaos.report", "", "TestChaos: write the result tables (Markdown) to this file")
+	settings     = RegisterFlags(flag.CommandLine, "TestChaos", 250)
+	chaosWorkers = flag.Int("chaos.workers", 2, "TestChaos: worker processes")
+	chaosDir     = flag.String("chaos.dir", "", "TestChaos: keep the data and the processes' logs here (default: a temporary directory)")
 )
 
 func TestChaos(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and runs it as five processes for minutes; run without -short")
 	}
-	n := *chaosOrders
-	conc := *chaosConcurrency
-	if conc == 0 {
-		conc = min(max(n/8, 8), 64)
-	}
-	timeout := *chaosTimeout
-	if timeout == 0 {
-		timeout = 4*time.Minute + time.Duration(n)*time.Second
-	}
+	cfg := settings.Config(t, "s")
 	dir := *chaosDir
 	if dir == "" {
 		dir = t.TempDir()
@@ -55,7 +42,7 @@ func TestChaos(t *testing.T) {
 	out, err := exec.Command("go", "build", "-o", bin, "../../cmd/fulfillment").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 
-	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout+time.Minute)
 	defer cancel()
 	started := time.Now()
 	target, err := StartDev(ctx, DevConfig{Binary: bin, Dir: dir, Workers: *chaosWorkers, LineTimeout: 5 * time.Second,
@@ -64,21 +51,10 @@ func TestChaos(t *testing.T) {
 	defer target.Close()
 	t.Logf("processes up in %s (logs in %s)", time.Since(started).Round(time.Millisecond), filepath.Join(dir, "logs"))
 
-	res, err := Run(ctx, target, Config{Orders: n, Concurrency: conc, Seed: *chaosSeed, Name: "s" + strconv.FormatInt(*chaosSeed, 10),
-		ClientTimeout: 45 * time.Second, Timeout: timeout, SettleTimeout: 3 * time.Minute,
-		Log: func(format string, args ...any) { t.Logf(format, args...) }})
+	res, err := Run(ctx, target, cfg)
 	require.NoError(t, err)
-	table := res.Markdown()
-	t.Logf("result:\n%s", table)
-	if *chaosReport != "" {
-		require.NoError(t, os.WriteFile(*chaosReport, []byte(table), 0o644))
-	}
-
-	require.Equal(t, n, res.Orders)
-	require.Zero(t, res.Lost, "orders lost")
-	if failures := res.Failures(); len(failures) > 0 {
+	if !settings.Check(t, res) {
 		logTail(t, filepath.Join(dir, "logs"))
-		t.Errorf("%d failures:\n  %s", len(failures), strings.Join(failures, "\n  "))
 	}
 }
 

@@ -16,15 +16,12 @@ package chaos
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/coursefulfill/fulfillment/devserver"
@@ -80,15 +77,9 @@ type DevTarget struct {
 	logDir  string
 
 	mu      sync.Mutex
-	dev     *proc
-	api     *proc
-	workers []*proc
-}
-
-// proc is one running process.
-type proc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
+	dev     *Process
+	api     *Process
+	workers []*Process
 }
 
 // DevConfig configures a DevTarget.
@@ -114,7 +105,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (_ *DevTarget, err error) {
 	d := &DevTarget{bin: cfg.Binary, dataDir: filepath.Join(cfg.Dir, "data"), logDir: filepath.Join(cfg.Dir, "logs"),
 		token: "chaos-token", temporalPort: ports[0], devAPIPort: ports[1], apiPort: ports[2], lmsPort: ports[3],
 		options: []string{"--line-timeout", cfg.LineTimeout.String(), "--retry-horizon", cfg.RetryHorizon.String()},
-		workers: make([]*proc, cfg.Workers)}
+		workers: make([]*Process, cfg.Workers)}
 	if err := os.MkdirAll(d.logDir, 0o755); err != nil {
 		return nil, fmt.Errorf("log dir: %w", err)
 	}
@@ -132,7 +123,7 @@ func StartDev(ctx context.Context, cfg DevConfig) (_ *DevTarget, err error) {
 		return nil, err
 	}
 	d.api = api
-	if err := waitHealthy(ctx, d.APIURL()+"/readyz", api); err != nil {
+	if err := WaitHealthy(ctx, nil, d.APIURL()+"/readyz", api); err != nil {
 		return nil, fmt.Errorf("api: %w (log in %s)", err, d.logDir)
 	}
 	for i := range d.workers {
@@ -169,7 +160,7 @@ func (d *DevTarget) StartServer(ctx context.Context) error {
 	d.mu.Lock()
 	d.dev = p
 	d.mu.Unlock()
-	if err := waitHealthy(ctx, "http://127.0.0.1:"+strconv.Itoa(d.devAPIPort)+"/readyz", p); err != nil {
+	if err := WaitHealthy(ctx, nil, "http://127.0.0.1:"+strconv.Itoa(d.devAPIPort)+"/readyz", p); err != nil {
 		return fmt.Errorf("dev: %w (log in %s)", err, d.logDir)
 	}
 	return nil
@@ -181,7 +172,7 @@ func (d *DevTarget) CrashServer() error {
 	p := d.dev
 	d.dev = nil
 	d.mu.Unlock()
-	return p.kill()
+	return p.Kill()
 }
 
 // KillWorker kills worker i with SIGKILL.
@@ -190,7 +181,7 @@ func (d *DevTarget) KillWorker(i int) error {
 	p := d.workers[i]
 	d.workers[i] = nil
 	d.mu.Unlock()
-	return p.kill()
+	return p.Kill()
 }
 
 // StartWorker starts worker i against the dev server and its sandbox LMS.
@@ -208,75 +199,21 @@ func (d *DevTarget) StartWorker(i int) error {
 
 // start starts the binary with args, its output appended to a log file of
 // its name.
-func (d *DevTarget) start(name string, args []string, extra ...string) (*proc, error) {
-	logf, err := os.OpenFile(filepath.Join(d.logDir, name+".log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("log of %s: %w", name, err)
-	}
+func (d *DevTarget) start(name string, args []string, extra ...string) (*Process, error) {
 	cmd := exec.Command(d.bin, append(args, extra...)...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	dieWithParent(cmd)
 	cmd.Env = append(os.Environ(), "FULFILLMENT_API_TOKEN="+d.token, "LMS_URL="+d.LMSURL(),
 		"LMS_CLIENT_ID="+sandbox.DevClientID, "LMS_CLIENT_SECRET="+sandbox.DevClientSecret, "LMS_PRE_ENROLL_BY_EMAIL=false")
-	if err := cmd.Start(); err != nil {
-		_ = logf.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{cmd: cmd, done: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait() // killed processes end with an error; their log says why
-		_ = logf.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-// kill sends SIGKILL and waits until the process has gone.
-func (p *proc) kill() error {
-	if p == nil {
-		return errors.New("no such process running")
-	}
-	if err := p.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("kill: %w", err)
-	}
-	<-p.done
-	return nil
+	return StartProcess(name, filepath.Join(d.logDir, name+".log"), cmd)
 }
 
 // Close kills every process.
 func (d *DevTarget) Close() {
 	d.mu.Lock()
-	ps := append([]*proc{d.api, d.dev}, d.workers...)
+	ps := append([]*Process{d.api, d.dev}, d.workers...)
 	d.mu.Unlock()
 	for _, p := range ps {
 		if p != nil {
-			_ = p.kill()
-		}
-	}
-}
-
-// waitHealthy polls url until it answers 200, the process exits or ctx ends.
-func waitHealthy(ctx context.Context, url string, p *proc) error {
-	c := &http.Client{Timeout: 5 * time.Second}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	for {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		if resp, err := c.Do(req); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-p.done:
-			return errors.New("the process exited")
-		case <-ctx.Done():
-			return fmt.Errorf("not ready: %w", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
+			_ = p.Kill()
 		}
 	}
 }

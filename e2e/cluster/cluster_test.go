@@ -30,17 +30,20 @@ import (
 
 // cluster is the running system under test.
 type cluster struct {
-	dir        string
-	bins       binaries
-	ports      *ports
-	workerEnv  []string
-	apiURL     string
-	lmsURL     string
-	token      string
-	secrets    []string
-	namespace  string
-	serverProm string
-	pki        *pki
+	dir       string
+	bins      binaries
+	ports     *ports
+	workerEnv []string
+	// temporalEnv connects our processes to the server (mTLS).
+	temporalEnv []string
+	lmsSecret   string
+	apiURL      string
+	lmsURL      string
+	token       string
+	secrets     []string
+	namespace   string
+	serverProm  string
+	pki         *pki
 	// procs are our processes whose logs must hold no secret nor
 	// personal data.
 	procs []*process
@@ -72,29 +75,29 @@ func TestCluster(t *testing.T) {
 
 	// Secrets reach our processes as files (the _FILE variables).
 	c.token = "cluster-token-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	lmsSecret := "cluster-lms-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
-	c.secrets = []string{c.token, lmsSecret}
+	c.lmsSecret = "cluster-lms-secret-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	c.secrets = []string{c.token, c.lmsSecret}
 	tokenFile := c.secretFile(t, "api_token", c.token)
-	lmsSecretFile := c.secretFile(t, "lms_client_secret", lmsSecret)
+	lmsSecretFile := c.secretFile(t, "lms_client_secret", c.lmsSecret)
 
 	lmsPort := c.ports.next(t)
 	lms := start(t, c.dir, "sandbox-lms", c.bins.Fulfillment, nil, "sandbox-lms", "--host", "127.0.0.1",
-		"--port", strconv.Itoa(lmsPort), "--client-id", "fulfillment-worker", "--client-secret", lmsSecret, "--log-format", "json")
+		"--port", strconv.Itoa(lmsPort), "--client-id", "fulfillment-worker", "--client-secret", c.lmsSecret, "--log-format", "json")
 	c.lmsURL = fmt.Sprintf("http://127.0.0.1:%d", lmsPort)
 	waitHTTP(t, lms, c.lmsURL+"/sandbox/faults", 30*time.Second)
 
 	// Our processes connect with mTLS, as configured in production:
 	// contrib/envconfig's TEMPORAL_TLS_* variables.
-	temporalEnv := []string{"TEMPORAL_ADDRESS=127.0.0.1:" + server.frontend, "TEMPORAL_NAMESPACE=" + c.namespace,
+	c.temporalEnv = []string{"TEMPORAL_ADDRESS=127.0.0.1:" + server.frontend, "TEMPORAL_NAMESPACE=" + c.namespace,
 		"TEMPORAL_TLS_CLIENT_CERT_PATH=" + c.pki.ClientCert, "TEMPORAL_TLS_CLIENT_KEY_PATH=" + c.pki.ClientKey,
 		"TEMPORAL_TLS_SERVER_CA_CERT_PATH=" + c.pki.CA, "TEMPORAL_TLS_SERVER_NAME=" + frontendServerName}
 	c.workerEnv = append([]string{"LMS_URL=" + c.lmsURL, "LMS_CLIENT_ID=fulfillment-worker",
-		"LMS_CLIENT_SECRET_FILE=" + lmsSecretFile, "LMS_TIMEOUT=5s"}, temporalEnv...)
+		"LMS_CLIENT_SECRET_FILE=" + lmsSecretFile, "LMS_TIMEOUT=5s"}, c.temporalEnv...)
 	workerA, metricsA := c.startWorker(t, "worker-a")
 	workerB, metricsB := c.startWorker(t, "worker-b")
 
 	apiPort := c.ports.next(t)
-	api := start(t, c.dir, "api", c.bins.Fulfillment, append([]string{"FULFILLMENT_API_TOKEN_FILE=" + tokenFile}, temporalEnv...),
+	api := start(t, c.dir, "api", c.bins.Fulfillment, append([]string{"FULFILLMENT_API_TOKEN_FILE=" + tokenFile}, c.temporalEnv...),
 		"api", "--listen", "127.0.0.1", "--http-port", strconv.Itoa(apiPort), "--line-timeout", "10s")
 	c.apiURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	c.procs = append(c.procs, api)
@@ -183,7 +186,7 @@ func TestCluster(t *testing.T) {
 		}
 		return false
 	}, 30*time.Second, 100*time.Millisecond, "the order's lines never started")
-	_, metricsC := c.startWorker(t, "worker-c")
+	workerC, metricsC := c.startWorker(t, "worker-c")
 	workerA.kill9(t)
 	require.Less(t, doJSON(t, http.MethodPost, c.lmsURL+"/sandbox/faults", "", map[string]any{}, nil), 300)
 	c.waitStatus(t, third, contract.OrderFulfilled, 2*time.Minute)
@@ -196,14 +199,20 @@ func TestCluster(t *testing.T) {
 
 	// No process of ours logged a secret or a learner's email or username.
 	for _, p := range c.procs {
-		b, err := os.ReadFile(p.log)
+		b, err := os.ReadFile(p.Log)
 		require.NoError(t, err)
 		for _, needle := range append([]string{ada, bob, ada + "@example.com", bob + "@example.com"}, c.secrets...) {
-			require.NotContains(t, string(b), needle, "%s's log", p.name)
+			require.NotContains(t, string(b), needle, "%s's log", p.Name)
 		}
 	}
 	api.alive(t)
 	server.proc.alive(t)
+
+	// The fault-survival suite on the same server and PostgreSQL, with
+	// its own LMS, API and workers (worker C polls the same task queue).
+	workerC.stop(t)
+	c.runChaos(t, server, tokenFile)
+	lap(fmt.Sprintf("fault-survival suite, %d orders", chaosSettings.Orders()))
 }
 
 // requireSDKMetrics checks that the Temporal SDK's metrics reach /metrics.
@@ -240,6 +249,8 @@ type server struct {
 	proc     *process
 	frontend string
 	httpURL  string
+	// cmd is the command that starts it again (same store and ports).
+	cmd func() *exec.Cmd
 }
 
 // startServer runs the Temporal server on deploy/temporal/config.yaml,
@@ -264,7 +275,8 @@ func (c *cluster) startServer(t *testing.T, pg *postgres) *server {
 	httpURL := "https://127.0.0.1:" + httpPort
 	waitHTTPWith(t, c.pki.httpClient(false), proc, httpURL+"/api/v1/cluster-info", 2*time.Minute)
 	c.serverProm = "http://127.0.0.1:" + prom + "/metrics"
-	return &server{proc: proc, frontend: frontend, httpURL: httpURL}
+	again := func() *exec.Cmd { return command(c.dir, c.bins.Server, env, "start") }
+	return &server{proc: proc, frontend: frontend, httpURL: httpURL, cmd: again}
 }
 
 // startWorker runs a `fulfillment worker` process with its production
@@ -332,7 +344,7 @@ func line(id, course, mode string) map[string]any {
 
 // peakRSS is a running process's peak resident memory (VmHWM), for the log.
 func peakRSS(p *process) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.cmd.Process.Pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
 	if err != nil {
 		return err.Error()
 	}

@@ -15,11 +15,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/coursefulfill/fulfillment/e2e/chaos"
 )
 
 // binaries are the programs the test runs, built from this module and the
@@ -113,32 +114,17 @@ func (p *ports) next(t *testing.T) int {
 
 // process is one program the test started, its stderr and stdout in a
 // log file.
-type process struct {
-	name string
-	cmd  *exec.Cmd
-	log  string
-	done chan struct{}
-	err  error
-}
+type process struct{ *chaos.Process }
 
 // start runs bin with args and exactly env (plus PATH), logging to a file
 // under dir. It is stopped with SIGTERM (SIGKILL after 20 s) at cleanup,
 // and its log's tail is shown when the test failed.
 func start(t *testing.T, dir, name, bin string, env []string, args ...string) *process {
+	cmd := command(dir, bin, env, args...)
 	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
+	cp, err := chaos.StartProcess(name, logPath, cmd)
 	require.NoError(t, err)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.Dir = dir
-	require.NoError(t, cmd.Start(), name)
-	p := &process{name: name, cmd: cmd, log: logPath, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		_ = f.Close() // the process wrote what it wrote; nothing to report
-		close(p.done)
-	}()
+	p := &process{cp}
 	t.Cleanup(func() {
 		p.stop(t)
 		if t.Failed() {
@@ -148,34 +134,33 @@ func start(t *testing.T, dir, name, bin string, env []string, args ...string) *p
 	return p
 }
 
+// command is bin with args, run in dir with exactly env (plus PATH).
+func command(dir, bin string, env []string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Dir = dir
+	return cmd
+}
+
 // stop ends the process gracefully (SIGTERM), killing it after 20 s.
 func (p *process) stop(t *testing.T) {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	require.NoError(t, p.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		t.Errorf("%s did not stop within 20 s of SIGTERM; killed", p.name)
-		require.NoError(t, p.cmd.Process.Kill())
-		<-p.done
+	inTime, err := p.Stop(20 * time.Second)
+	require.NoError(t, err)
+	if !inTime {
+		t.Errorf("%s did not stop within 20 s of SIGTERM; killed", p.Name)
 	}
 }
 
 // kill9 ends the process at once, as a crash or an OOM kill would.
 func (p *process) kill9(t *testing.T) {
-	require.NoError(t, p.cmd.Process.Kill())
-	<-p.done
+	require.NoError(t, p.Kill())
 }
 
 // alive fails the test when the process has exited.
 func (p *process) alive(t *testing.T) {
 	select {
-	case <-p.done:
-		t.Fatalf("%s exited: %v\n%s", p.name, p.err, tail(p.log, 40))
+	case <-p.Done():
+		t.Fatalf("%s exited: %v\n%s", p.Name, p.Err(), tail(p.Log, 40))
 	default:
 	}
 }
@@ -217,7 +202,7 @@ func waitHTTPWith(t *testing.T, client *http.Client, p *process, url string, tim
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("%s: %s not ready after %s: %s\n%s", p.name, url, timeout, last, tail(p.log, 40))
+	t.Fatalf("%s: %s not ready after %s: %s\n%s", p.Name, url, timeout, last, tail(p.Log, 40))
 }
 
 // doJSON sends body as JSON (with a bearer token when not empty) and
