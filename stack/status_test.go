@@ -7,13 +7,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdkworker "go.temporal.io/sdk/worker"
-	"go.uber.org/zap"
 
 	"github.com/coursefulfill/fulfillment/contract"
-	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/lms/sandbox"
 	"github.com/coursefulfill/fulfillment/order"
-	"github.com/coursefulfill/fulfillment/worker"
 )
 
 // A status read is a query that a worker answers. The SDK gives one query
@@ -26,21 +23,14 @@ func TestStatusWaitsForAWorkerWithinTheCallersTime(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts an embedded Temporal server and waits out a query call")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := Start(ctx, Config{UIPort: -1, NoWorker: true, LMSAutoRegister: true, Logger: zap.NewNop()})
-	require.NoError(t, err)
-	defer s.Close()
-	newWorker := func() sdkworker.Worker {
-		return worker.NewFromConfig(s.Client, worker.Config{LMS: lms.Config{BaseURL: s.LMSURL, ClientID: sandbox.DevClientID,
-			ClientSecret: sandbox.DevClientSecret}, Logger: zap.NewNop()}, s.Registry)
-	}
+	ctx, s := startNoWorker(t)
+	newWorker := func() sdkworker.Worker { return outsideWorker(s) }
 	// A worker has polled (the task queue has pollers seen recently) and
 	// is gone when the order arrives.
 	first := newWorker()
 	require.NoError(t, first.Start())
 	number := "SLOWQUERY-1"
-	_, _, err = s.Starter.StartOrder(ctx, order.Order{Number: "SLOWQUERY-0", User: order.User{Username: "ada"},
+	_, _, err := s.Starter.StartOrder(ctx, order.Order{Number: "SLOWQUERY-0", User: order.User{Username: "ada"},
 		Lines:    []order.Line{{ID: "1", ProductType: order.ProductSeat, CourseID: sandbox.DemoCourseID, Mode: "audit"}},
 		PlacedAt: time.Now().UTC()})
 	require.NoError(t, err)
