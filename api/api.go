@@ -175,16 +175,25 @@ func (s *server) requireToken(next http.HandlerFunc) http.HandlerFunc {
 			next(w, r)
 			return
 		}
-		scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
-		if !ok || !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="fulfillment"`)
-			problem.Write(w, r, problem.New(http.StatusUnauthorized, problem.TypeUnauthorized,
-				"send Authorization: Bearer <token> with the API token"))
+		if !checkBearer(w, r, want) {
 			return
 		}
 		next(w, r)
 	}
+}
+
+// checkBearer reports whether r carries the bearer token whose SHA-256 is
+// want; when it does not, it has answered 401 with a problem document.
+func checkBearer(w http.ResponseWriter, r *http.Request, want [sha256.Size]byte) bool {
+	scheme, got, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+	if ok && strings.EqualFold(scheme, "Bearer") && subtle.ConstantTimeCompare(sum[:], want[:]) == 1 {
+		return true
+	}
+	w.Header().Set("WWW-Authenticate", `Bearer realm="fulfillment"`)
+	problem.Write(w, r, problem.New(http.StatusUnauthorized, problem.TypeUnauthorized,
+		"send Authorization: Bearer <token> with the API token"))
+	return false
 }
 
 // statusRecorder remembers the status code and size of a response.
