@@ -13,6 +13,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -41,6 +42,10 @@ type Key struct {
 	Secret []byte
 }
 
+// keyIDPattern is what a key id may be: short and plain, so that an error
+// may name it (a base64 key has '+', '/' or '=' and is longer).
+var keyIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
 // ParseKeys reads a key list "id:base64key,id:base64key,...": the first key
 // encrypts, every key decrypts. Errors name key ids and positions, never a
 // key.
@@ -54,8 +59,10 @@ func ParseKeys(s string) ([]Key, error) {
 		}
 		id, b64, ok := strings.Cut(item, ":")
 		id = strings.TrimSpace(id)
-		if !ok || id == "" {
-			return nil, fmt.Errorf("codec key %d: want id:base64key", i+1)
+		if !ok || !keyIDPattern.MatchString(id) {
+			// Not quoted: a list written the wrong way round has the key
+			// where the id belongs.
+			return nil, fmt.Errorf("codec key %d: want id:base64key, the id 1-64 letters, digits, '.', '_' or '-'", i+1)
 		}
 		if seen[id] {
 			return nil, fmt.Errorf("codec key %q appears twice", id)

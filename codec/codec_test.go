@@ -162,7 +162,8 @@ func TestPlainPayloadsPassThrough(t *testing.T) {
 func TestParseKeysRejectsBadLists(t *testing.T) {
 	good := base64.StdEncoding.EncodeToString(make([]byte, KeySize))
 	short := base64.StdEncoding.EncodeToString([]byte("sixteen-byte-key"))
-	for _, list := range []string{"", " , ", "nokey", ":" + good, "a:" + short, "a:not*base64", "a:" + good + ",a:" + good} {
+	for _, list := range []string{"", " , ", "nokey", ":" + good, "a:" + short, "a:not*base64", "a:" + good + ",a:" + good,
+		good + ":k1"} { // written the wrong way round: the key where the id belongs
 		if _, err := ParseKeys(list); err == nil {
 			t.Errorf("ParseKeys(%q) accepted", list)
 		} else if strings.Contains(err.Error(), short) || strings.Contains(err.Error(), good) {

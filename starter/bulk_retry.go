@@ -90,7 +90,7 @@ func BulkRetryQuery(req BulkRetryRequest) (string, error) {
 			return "", wrap(ErrInvalidRequest, "bulk retry", fmt.Errorf("query must be at most %d characters", maxBulkQuery))
 		}
 		if !balanced(query) {
-			return "", wrap(ErrInvalidRequest, "bulk retry", errors.New("query has unbalanced parentheses or quotes"))
+			return "", wrap(ErrInvalidRequest, "bulk retry", errors.New("query has unbalanced parentheses or quotes, or /, *, - or # outside a quoted string"))
 		}
 		q += " AND (" + query + ")"
 	}
@@ -98,7 +98,8 @@ func BulkRetryQuery(req BulkRetryRequest) (string, error) {
 }
 
 // balanced reports whether the query's parentheses pair up outside its
-// quoted strings, so it cannot escape the parentheses it is put in.
+// quoted strings and it has no comment markers there, so it cannot escape
+// the parentheses it is put in.
 func balanced(q string) bool {
 	depth := 0
 	var quote rune
@@ -115,6 +116,11 @@ func balanced(q string) bool {
 			}
 		case r == '\'' || r == '"' || r == '`':
 			quote = r
+		case r == '/' || r == '*' || r == '-' || r == '#':
+			// Comment markers (/* */, --, #) outside strings could hide a
+			// parenthesis from this count but not from the server's
+			// parser.
+			return false
 		case r == '(':
 			depth++
 		case r == ')':

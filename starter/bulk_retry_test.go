@@ -25,6 +25,8 @@ func TestBulkRetryQuery(t *testing.T) {
 		{Query: "OrderStatus = 'x') OR (true"},
 		{Query: "(OrderStatus = 'x'"},
 		{Query: "OrderStatus = 'x"},
+		{Query: "/* ( */ WorkflowId != '') OR (WorkflowId != '' /* ) */"}, // comments hide parentheses from a count
+		{Query: "WorkflowId != '' -- )"},
 	} {
 		_, err := starter.BulkRetryQuery(bad)
 		require.True(t, errors.Is(err, starter.ErrInvalidRequest), "%+v: %v", bad, err)
