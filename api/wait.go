@@ -36,7 +36,11 @@ func waitParam(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
 	d, err := time.ParseDuration(v)
 	if err != nil {
 		n, nerr := strconv.Atoi(v)
-		d, err = time.Duration(n)*time.Second, nerr
+		err = nerr
+		if n < 0 || n > int(MaxWait/time.Second) {
+			n = -1 // out of range; multiplied it could wrap into range
+		}
+		d = time.Duration(n) * time.Second
 	}
 	if err != nil || d < 0 || d > MaxWait {
 		problem.Write(w, r, &problem.Problem{Type: problem.TypeValidation, Status: http.StatusBadRequest,

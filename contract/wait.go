@@ -2,12 +2,20 @@ package contract
 
 // UpdateWaitSettled is the order workflow's update that answers once the
 // order has settled: no line is pending, fulfilling, retrying or revoking and
-// no refund is revoking. Its result is the status document at that moment
-// (its lines stripped of order fields for large orders, as the status query
-// answers). The handler waits without polling; a caller stops waiting by
-// giving up on the update (its answer then goes nowhere). A caller that
-// needs the document at once uses the status query instead.
+// no refund is revoking. Its result is a WaitSettledResult (orders started
+// by earlier workers answered the status document); the caller reads the
+// document with the status query. The handler waits without polling; a
+// caller stops waiting by giving up on the update (its answer then goes
+// nowhere).
 const UpdateWaitSettled = "wait-settled"
+
+// WaitSettledResult is the wait-settled update's answer: whether the order
+// has settled, and its state then. It is small on purpose: each answer is
+// written to the order's history.
+type WaitSettledResult struct {
+	Settled bool       `json:"settled"`
+	Status  OrderState `json:"status"`
+}
 
 // MaxSettledWaiters bounds the wait-settled updates one order workflow holds
 // at a time; more are rejected (ErrorTypeTooManyWaiters) and the caller falls

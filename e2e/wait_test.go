@@ -45,6 +45,10 @@ func TestWaitCreateAnswersTheSettledOrder(t *testing.T) {
 	require.Equal(t, map[contract.LineState]int{contract.LineFulfilled: 1}, st.LineCounts)
 	require.True(t, enrollment(t, user, sandbox.DemoCourseID).IsActive, "the answer follows the enrollment")
 
+	id := contract.OrderWorkflowID(number)
+	updates := historyHas(t, id, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED)
+	require.LessOrEqual(t, updates, 1, "at most one update for the wait on the moving order")
+
 	// The same order again with a wait: settled at once, same answer.
 	var again api.OrderStatus
 	require.Equal(t, http.StatusOK, call(t, http.MethodPost, "/api/v1/orders?wait=10s", o, &again))
@@ -55,8 +59,8 @@ func TestWaitCreateAnswersTheSettledOrder(t *testing.T) {
 	require.Equal(t, contract.OrderFulfilled, again.Status)
 	require.Less(t, time.Since(start), 5*time.Second, "a settled order is not waited for")
 
-	id := contract.OrderWorkflowID(number)
-	require.Equal(t, 3, historyHas(t, id, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED), "one update per wait")
+	require.Equal(t, updates, historyHas(t, id, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED),
+		"the waits on the settled order write nothing to its history")
 	// A run that starts lean records one version marker and upserts only
 	// what changed since its start: here, fulfilled.
 	require.Equal(t, 2, historyHas(t, id, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),

@@ -6,25 +6,27 @@ import (
 	"github.com/coursefulfill/fulfillment/contract"
 )
 
-// setWaitHandler registers the wait-settled update: its handler answers the
-// status document once the order has settled (workflow.Await on the
-// workflow's own state, no polling), or at once when it already has. It
+// setWaitHandler registers the wait-settled update: its handler answers
+// once the order has settled (workflow.Await on the workflow's own state,
+// no polling), or at once when it already has. The answer is a few bytes,
+// not the status document: every answer is written to the history, and a
+// large order's document is up to megabytes. It
 // also answers, unsettled, when the history asks to continue as new, so a
 // waiting caller never holds the run open. Registering a handler adds no
 // command: histories recorded before it replay unchanged.
 func (w *orderRun) setWaitHandler(ctx workflow.Context) error {
 	waiters := 0
 	return workflow.SetUpdateHandlerWithOptions(ctx, contract.UpdateWaitSettled,
-		func(ctx workflow.Context) (contract.StatusDocument, error) {
+		func(ctx workflow.Context) (contract.WaitSettledResult, error) {
 			waiters++
 			defer func() { waiters-- }()
 			err := workflow.Await(ctx, func() bool {
 				return w.settled() || workflow.GetInfo(ctx).GetContinueAsNewSuggested()
 			})
 			if err != nil {
-				return contract.StatusDocument{}, err
+				return contract.WaitSettledResult{}, err
 			}
-			return w.snapshot(false), nil
+			return contract.WaitSettledResult{Settled: w.settled(), Status: w.state()}, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func() error {
 			if waiters >= contract.MaxSettledWaiters {

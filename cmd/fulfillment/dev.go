@@ -67,6 +67,9 @@ NAME_FILE; set only one):
 				return err
 			}
 			cfg.APIToken, cfg.WooCommerce = apiCfg.Token, apiCfg.WooCommerce
+			if cfg.LMSAdminToken == "" {
+				cfg.LMSAdminToken = os.Getenv(envSandboxAdminToken)
+			}
 			if cfg.CodecKeys == "" {
 				if cfg.CodecKeys, err = envconfig.Secret(os.Getenv, codec.EnvKeys); err != nil {
 					return err
@@ -123,10 +126,10 @@ NAME_FILE; set only one):
 	f.IntVar(&cfg.LMSPort, "lms-port", 18000, "sandbox LMS port")
 	f.StringVar(&cfg.LMSURL, "lms-url", "", "use this real LMS instead of the sandbox (credentials from LMS_* environment variables)")
 	f.BoolVar(&cfg.LMSAutoRegister, "lms-auto-register", false, "sandbox LMS: unknown usernames exist")
-	f.StringVar(&cfg.LMSAdminToken, "lms-admin-token", os.Getenv(envSandboxAdminToken), "sandbox LMS: token its admin API requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
+	f.StringVar(&cfg.LMSAdminToken, "lms-admin-token", "", "sandbox LMS: token its admin API requires (default $"+envSandboxAdminToken+", which keeps it out of the process list); it answers only loopback callers either way")
 	f.BoolVar(&inWorker, "worker", true, "run the fulfillment worker in this process; with --worker=false separate `fulfillment worker` processes do the work")
 	registerModulesConfig(cmd, &cfg.ModulesConfig)
-	f.StringVar(&cfg.CodecKeys, "codec-keys", "", "encrypt payloads (learner emails, usernames) in Temporal's history with these keys, id:base64key,... the first encrypting (default $"+codec.EnvKeys+"); docs/deployment.md")
+	f.StringVar(&cfg.CodecKeys, "codec-keys", "", "encrypt payloads (learner emails, usernames) in Temporal's history with these keys, id:base64key,... the first encrypting (default $"+codec.EnvKeys+" or its _FILE, which keep the keys out of the process list); docs/deployment.md")
 	f.DurationVar(&cfg.Retention, "retention", devserver.DefaultRetention, "how long Temporal keeps closed orders (their status record; refunds after close need it), at least 720h")
 	f.IntVar(&pprofPort, "pprof-port", 0, "serve Go profiles (CPU, heap, goroutines, block, mutex) of the whole process on 127.0.0.1 at this port; 0 serves none")
 	logs.register(cmd, "info", logConsole)

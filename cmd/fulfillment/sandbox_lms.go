@@ -54,6 +54,9 @@ API key ` + sandbox.DevAPIKey + `.`,
 				return err
 			}
 			defer func() { _ = logger.Sync() }()
+			if adminToken == "" {
+				adminToken = os.Getenv(envSandboxAdminToken)
+			}
 			lms, err := sandbox.New(sandbox.Options{
 				StateFile: stateFile, CatalogFile: catalog, UsersFile: users, AutoRegister: autoRegister,
 				ClientID: clientID, ClientSecret: clientSecret, APIKey: apiKey,
@@ -108,7 +111,7 @@ API key ` + sandbox.DevAPIKey + `.`,
 	f.StringVar(&clientID, "client-id", sandbox.DevClientID, "OAuth2 client id of the staff service user")
 	f.StringVar(&clientSecret, "client-secret", sandbox.DevClientSecret, "OAuth2 client secret of the staff service user")
 	f.StringVar(&apiKey, "api-key", sandbox.DevAPIKey, "X-Edx-Api-Key value")
-	f.StringVar(&adminToken, "admin-token", os.Getenv(envSandboxAdminToken), "token the admin API under /sandbox/ requires (default $"+envSandboxAdminToken+"); it answers only loopback callers either way")
+	f.StringVar(&adminToken, "admin-token", "", "token the admin API under /sandbox/ requires (default $"+envSandboxAdminToken+", which keeps it out of the process list); it answers only loopback callers either way")
 	f.DurationVar(&tokenLifetime, "token-lifetime", sandbox.DefaultTokenLifetime, "lifetime of issued tokens")
 	f.IntVar(&throttle, "throttle-per-minute", 0, "429 JWT callers (without the API key) above this many requests per minute; 0 = off")
 	f.DurationVar(&latency, "latency", 0, "delay every LMS answer by this much")
