@@ -107,12 +107,36 @@ var (
 	ErrorTypesKey      = temporal.NewSearchAttributeKeyKeywordList(SearchAttrErrorTypes)
 )
 
-// maxCourseIDsAttr bounds the CourseIds search attribute of huge orders.
-const maxCourseIDsAttr = 50
+// Bounds of a keyword-list search attribute's value: the server refuses a
+// value over 2 KiB (and with it the workflow task that sets it, again and
+// again), so a list stops well before.
+const (
+	maxKeywordListItems = 50
+	maxKeywordListBytes = 1500
+)
+
+// AppendKeyword appends v to a keyword-list search attribute's value when
+// the list stays within its bounds, and reports whether it did.
+func AppendKeyword(list []string, v string) ([]string, bool) {
+	size := 2 // the JSON array's brackets
+	for _, s := range list {
+		size += len(s) + 3 // quotes and comma
+	}
+	if len(list) >= maxKeywordListItems || size+len(v)+3 > maxKeywordListBytes {
+		return list, false
+	}
+	return append(list, v), true
+}
 
 // CourseIDsAttr is the value of the CourseIds search attribute of an order:
-// its course ids, at most 50 of them (visibility limits a value's size).
+// its course ids, as many as fit (see AppendKeyword).
 func CourseIDsAttr(o order.Order) []string {
-	ids := o.CourseIDs()
-	return ids[:min(len(ids), maxCourseIDsAttr)]
+	var ids []string
+	for _, id := range o.CourseIDs() {
+		var ok bool
+		if ids, ok = AppendKeyword(ids, id); !ok {
+			break
+		}
+	}
+	return ids
 }

@@ -108,10 +108,6 @@ func failureKey(courses, types []string) string {
 	return strings.Join(courses, "\n") + "\x00" + strings.Join(types, "\n")
 }
 
-// maxFailureAttr bounds the FailedCourseIds and ErrorTypes values of huge
-// orders (visibility limits a value's size).
-const maxFailureAttr = 50
-
 // failureAttrs are the sorted, distinct courses of the lines that wait for
 // an operator, and the error types of those lines and of the lines being
 // retried.
@@ -123,8 +119,8 @@ func (w *orderRun) failureAttrs() (courses, types []string) {
 			if c == "" {
 				c = w.orderLine(l.ID).CourseUUID
 			}
-			if c != "" && !slices.Contains(courses, c) && len(courses) < maxFailureAttr {
-				courses = append(courses, c)
+			if c != "" && !slices.Contains(courses, c) {
+				courses, _ = contract.AppendKeyword(courses, c)
 			}
 		}
 		if needs || l.State == contract.LineRetrying {
@@ -132,8 +128,8 @@ func (w *orderRun) failureAttrs() (courses, types []string) {
 			if l.Result != nil {
 				t = string(l.Result.ErrorType)
 			}
-			if t != "" && !slices.Contains(types, t) && len(types) < maxFailureAttr {
-				types = append(types, t)
+			if t != "" && !slices.Contains(types, t) {
+				types, _ = contract.AppendKeyword(types, t)
 			}
 		}
 	}
