@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -52,6 +53,15 @@ func CodecHandler(cfg CodecConfig) (http.Handler, error) {
 	}
 	want := sha256.Sum256([]byte(cfg.Token))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if cfg.AllowNoAuth && !loopbackCaller(r, cfg.Origins) {
+			// Without a token, only the Web UI's pages and programs on this
+			// machine: a page of another origin (DNS rebinding included,
+			// which also shows in Host) is refused before anything is
+			// decoded, not merely denied the answer by CORS.
+			problem.Write(w, r, problem.New(http.StatusForbidden, problem.TypeForbidden,
+				"this codec endpoint answers the Web UI and callers on this machine only"))
+			return
+		}
 		if origin := r.Header.Get("Origin"); origin != "" && slices.Contains(cfg.Origins, origin) {
 			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
@@ -119,4 +129,21 @@ func withCodec(h, codecHandler http.Handler) http.Handler {
 		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// loopbackCaller reports whether r names a loopback host and, when it comes
+// from a browser page, one of origins.
+func loopbackCaller(r *http.Request, origins []string) bool {
+	if origin := r.Header.Get("Origin"); origin != "" && !slices.Contains(origins, origin) {
+		return false
+	}
+	host, _, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host = r.Host
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -45,7 +45,10 @@ func unmatched(mux *http.ServeMux) http.HandlerFunc {
 // without a body passes: GETs, and a retry of every failed line.
 func requireJSON(next http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength != 0 && !isJSON(r.Header.Get("Content-Type")) {
+		// A chunked body of unknown length without a Content-Type may be
+		// empty (a retry of every failed line): the decoder judges it.
+		declared := r.ContentLength > 0 || r.ContentLength < 0 && r.Header.Get("Content-Type") != ""
+		if declared && !isJSON(r.Header.Get("Content-Type")) {
 			w.Header().Set("Accept-Post", "application/json")
 			problem.Write(w, r, problem.New(http.StatusUnsupportedMediaType, problem.TypeUnsupportedMediaType,
 				"the body must be JSON, sent with Content-Type: application/json"))

@@ -187,12 +187,22 @@ func TestCodecKeepsLearnersOutOfHistory(t *testing.T) {
 	require.Equal(t, email, in.Order.User.Email, "%s", decoded.GetPayloads()[0].GetData())
 	require.Equal(t, username, in.Order.User.Username)
 
-	// Another origin gets no CORS grant: a browser would not let it read.
-	req2, err := http.NewRequestWithContext(ctx, http.MethodPost, s.CodecURL+"/decode", bytes.NewReader(body))
-	require.NoError(t, err)
-	req2.Header.Set("Origin", "http://evil.example")
-	resp2, err := http.DefaultClient.Do(req2)
-	require.NoError(t, err)
-	require.NoError(t, resp2.Body.Close())
-	require.Empty(t, resp2.Header.Get("Access-Control-Allow-Origin"))
+	// Another origin, or a page that reached the port through a name of its
+	// own (DNS rebinding), is refused before anything is decoded.
+	for _, h := range []struct{ origin, host string }{{"http://evil.example", ""}, {s.UIURL, "rebind.example:80"}} {
+		req2, err := http.NewRequestWithContext(ctx, http.MethodPost, s.CodecURL+"/decode", bytes.NewReader(body))
+		require.NoError(t, err)
+		req2.Header.Set("Origin", h.origin)
+		if h.host != "" {
+			req2.Host = h.host
+		}
+		resp2, err := http.DefaultClient.Do(req2)
+		require.NoError(t, err)
+		data, err := io.ReadAll(resp2.Body)
+		require.NoError(t, err)
+		require.NoError(t, resp2.Body.Close())
+		require.Equal(t, http.StatusForbidden, resp2.StatusCode, "%+v", h)
+		require.Empty(t, resp2.Header.Get("Access-Control-Allow-Origin"))
+		require.NotContains(t, string(data), email)
+	}
 }

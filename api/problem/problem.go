@@ -20,6 +20,7 @@ const (
 	TypeMalformed      = "urn:coursefulfill:problem:malformed-request"
 	TypeTooLarge       = "urn:coursefulfill:problem:body-too-large"
 	TypeUnauthorized   = "urn:coursefulfill:problem:unauthorized"
+	TypeForbidden      = "urn:coursefulfill:problem:forbidden"
 	TypeNotFound       = "urn:coursefulfill:problem:not-found"
 	TypeConflict       = "urn:coursefulfill:problem:conflict"
 	TypeUnknownLines   = "urn:coursefulfill:problem:unknown-lines"
