@@ -36,24 +36,25 @@ func closedOrder(t *testing.T, prefix string) (user, number string) {
 func TestLateRefundsOfOneLineAtOnceRunOnce(t *testing.T) {
 	user, number := closedOrder(t, "LATE")
 	codes := make([]int, 10)
+	answers := make([]map[string]any, 10)
 	var wg sync.WaitGroup
 	for i := range codes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			codes[i] = call(t, http.MethodPost, "/api/v1/orders/"+number+"/refunds",
-				map[string]any{"refund_id": "R" + string(rune('A'+i)), "line_ids": []string{"1"}}, nil)
+				map[string]any{"refund_id": "R" + string(rune('A'+i)), "line_ids": []string{"1"}}, &answers[i])
 		}()
 	}
 	wg.Wait()
 	accepted := 0
-	for _, c := range codes {
+	for i, c := range codes {
 		switch c {
 		case http.StatusAccepted:
 			accepted++
 		case http.StatusConflict:
 		default:
-			t.Fatalf("a late refund was answered %d: %v", c, codes)
+			t.Fatalf("a late refund was answered %d (%v): %v", c, answers[i], codes)
 		}
 	}
 	require.Equal(t, 1, accepted, "exactly one refund takes the line: %v", codes)

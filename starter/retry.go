@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -67,6 +68,12 @@ func (s *Starter) update(ctx context.Context, workflowID, what, name string, arg
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
 	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			// The late-refunds workflow closed since the caller looked (one
+			// execution per order, ever): ErrClosed sends it to look again.
+			return wrap(ErrClosed, what, err)
+		}
 		return classifyRejection(err, what)
 	}
 	return s.awaitUpdate(ctx, h, what, result)
@@ -100,6 +107,12 @@ func (s *Starter) updateWithStart(ctx context.Context, number string, in contrac
 		},
 	})
 	if err != nil {
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			// The late-refunds workflow closed since the caller looked (one
+			// execution per order, ever): ErrClosed sends it to look again.
+			return wrap(ErrClosed, what, err)
+		}
 		return classifyRejection(err, what)
 	}
 	return s.awaitUpdate(ctx, h, what, result)
