@@ -143,7 +143,7 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 		})
 	}
 	cancelCh := workflow.GetSignalChannelWithOptions(ctx, contract.SignalCancelLines, workflow.SignalChannelOptions{Description: descCancelLines})
-	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Batch of order %s: %s of %d line(s). Its lines' states are in the order's `status` query; "+
+	workflow.SetCurrentDetails(ctx, fmt.Sprintf("Batch of order %s: %s %d line(s). Its lines' states are in the order's `status` query; "+
 		"operators act on the order (`%s`), never on this batch.", in.OrderNumber, in.Action, len(in.Items), contract.OrderWorkflowID(in.OrderNumber)))
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		for {
