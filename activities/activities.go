@@ -49,7 +49,19 @@ type LineInput struct {
 	// AttemptOffset counts attempts made before this activity started, so
 	// its backoff continues from there.
 	AttemptOffset int `json:"attempt_offset,omitempty"`
+	// ObservedAt is when Prior was read, set only for the fulfill that
+	// directly follows the observation: its first attempt, if it starts
+	// within ObservationFreshFor of that read, writes from Prior without
+	// reading again (see modules.Request.PriorFresh).
+	ObservedAt time.Time `json:"observed_at,omitzero"`
 }
+
+// ObservationFreshFor is how long after an observation the fulfill that
+// follows it may take it as the LMS's current state. A read and the write
+// after it race a change made elsewhere in any case; this bounds the window
+// to about what a busy worker takes between the two, and a fulfill that
+// waited longer (a worker down, a backlog) reads again.
+const ObservationFreshFor = 2 * time.Second
 
 // Backoff is exponential backoff with jitter: attempt n waits about
 // Initial·2^(n-1), at most Max, give or take a fifth, so that lines failing
@@ -76,6 +88,8 @@ func (b Backoff) Delay(attempt int, jitter float64) time.Duration {
 type LineOutcome struct {
 	Result  modules.Result `json:"result"`
 	Attempt int            `json:"attempt"`
+	// ObservedAt is when an observation's read began (ObserveLine only).
+	ObservedAt time.Time `json:"observed_at,omitzero"`
 }
 
 // FulfillLine fulfills one order line through its module.
@@ -121,8 +135,14 @@ func (a *Activities) run(ctx context.Context, action contract.Action, in LineInp
 		log.Error("line failed", zap.String("error_type", string(out.Result.ErrorType)))
 		return out, failure(out)
 	}
-	res := call(m, modules.Request{OrderNumber: in.OrderNumber, User: in.User, Line: in.Line, Grant: in.Grant, Prior: in.Prior})
+	began := time.Now()
+	req := modules.Request{OrderNumber: in.OrderNumber, User: in.User, Line: in.Line, Grant: in.Grant, Prior: in.Prior,
+		PriorFresh: action == contract.ActionFulfill && in.freshPrior(attempt, began)}
+	res := call(m, req)
 	out := LineOutcome{Result: res, Attempt: attempt}
+	if action == contract.ActionObserve {
+		out.ObservedAt = began
+	}
 	if res.OK() {
 		log.Info("line done")
 		return out, nil
@@ -139,6 +159,18 @@ func (a *Activities) run(ctx context.Context, action contract.Action, in LineInp
 		err = failureAfter(out, in.Backoff.Delay(in.AttemptOffset+attempt, rand.Float64()))
 	}
 	return out, err
+}
+
+// freshPrior reports whether this attempt of a fulfill may take in.Prior as
+// the LMS's current state: the first attempt of the fulfill that follows
+// the observation, begun within ObservationFreshFor of it (a clock behind
+// the observing worker's by more than that counts as stale too).
+func (in LineInput) freshPrior(attempt int, now time.Time) bool {
+	if in.ObservedAt.IsZero() || len(in.Prior) == 0 || attempt != 1 || in.AttemptOffset != 0 {
+		return false
+	}
+	age := now.Sub(in.ObservedAt)
+	return age < ObservationFreshFor && age > -ObservationFreshFor
 }
 
 // failure turns a module failure into the activity error that tells Temporal

@@ -79,3 +79,58 @@ func TestBackoffGrowsToMaxWithJitter(t *testing.T) {
 	require.Equal(t, 10*time.Second, b.Delay(30, 0.5))
 	require.Equal(t, 12*time.Second, b.Delay(30, 1))
 }
+
+// The fulfill's first attempt right after the observation may write from
+// it; anything later, or a retry, reads again.
+func TestPriorIsFreshOnlyForTheFirstAttemptRightAfterTheObservation(t *testing.T) {
+	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	prior := map[string]string{"prior_exists": "false"}
+	in := LineInput{Prior: prior, ObservedAt: now.Add(-300 * time.Millisecond)}
+	require.True(t, in.freshPrior(1, now))
+	require.False(t, in.freshPrior(2, now), "a retry may follow a write of its own")
+	later := in
+	later.AttemptOffset = 1
+	require.False(t, later.freshPrior(1, now), "a later round follows failed attempts")
+	require.False(t, in.freshPrior(1, now.Add(ObservationFreshFor)), "too old")
+	require.False(t, in.freshPrior(1, now.Add(-3*ObservationFreshFor)), "a clock far behind the observer's")
+	unobserved := LineInput{Prior: prior}
+	require.False(t, unobserved.freshPrior(1, now))
+	empty := LineInput{ObservedAt: now}
+	require.False(t, empty.freshPrior(1, now), "nothing observed (a module without Observe)")
+}
+
+// recordingModule answers success and keeps the request it was given.
+type recordingModule struct{ got *modules.Request }
+
+func (m recordingModule) Fulfill(_ context.Context, r modules.Request) modules.Result {
+	*m.got = r
+	return modules.Success(nil)
+}
+func (m recordingModule) Revoke(_ context.Context, r modules.Request) modules.Result {
+	*m.got = r
+	return modules.Success(nil)
+}
+
+func TestFulfillHandsTheModuleAFreshPriorAndObserveTimesItsRead(t *testing.T) {
+	var ts testsuite.WorkflowTestSuite
+	env := ts.NewTestActivityEnvironment()
+	var got modules.Request
+	a := &Activities{Modules: source{"seat": recordingModule{&got}}}
+	env.RegisterActivity(a)
+	before := time.Now()
+	v, err := env.ExecuteActivity(a.ObserveLine, LineInput{OrderNumber: "A-1", Line: order.Line{ID: "1", ProductType: "seat"}})
+	require.NoError(t, err)
+	var obs LineOutcome
+	require.NoError(t, v.Get(&obs))
+	require.False(t, obs.ObservedAt.Before(before))
+
+	in := LineInput{OrderNumber: "A-1", Line: order.Line{ID: "1", ProductType: "seat"},
+		Prior: map[string]string{"prior_exists": "false"}, ObservedAt: obs.ObservedAt}
+	_, err = env.ExecuteActivity(a.FulfillLine, in)
+	require.NoError(t, err)
+	require.True(t, got.PriorFresh)
+
+	_, err = env.ExecuteActivity(a.RevokeLine, in)
+	require.NoError(t, err)
+	require.False(t, got.PriorFresh, "only a fulfill writes from an observation")
+}

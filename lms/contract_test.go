@@ -150,6 +150,68 @@ func TestEnrollReadsBeforeWriting(t *testing.T) {
 	require.Nil(t, e, "empty 200 means no enrollment")
 }
 
+// A write given an observation made moments before takes it as the current
+// state: no read of its own; and it decides from it as from a read.
+func TestEnrollAndChangeModeWriteFromAnObservation(t *testing.T) {
+	var gets, posts atomic.Int32
+	h := newHarness(t, sandbox.Options{}, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/api/enrollment/") {
+				switch r.Method {
+				case http.MethodGet:
+					gets.Add(1)
+				case http.MethodPost:
+					posts.Add(1)
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	c := h.client()
+	calls := func() (int32, int32) { return gets.Swap(0), posts.Swap(0) }
+
+	none := req("ada", demo, "verified")
+	none.Observed = &Observation{}
+	out, err := c.Enroll(ctx, none)
+	require.NoError(t, err)
+	require.Equal(t, ActionCreated, out.Action)
+	g, p := calls()
+	require.Equal(t, [2]int32{0, 1}, [2]int32{g, p}, "one write, no read")
+
+	// Observed active in the mode: nothing to do, no call at all.
+	active := req("ada", demo, "verified")
+	active.Observed = &Observation{Enrollment: &Enrollment{User: "ada", CourseID: demo, Mode: "verified", IsActive: true}}
+	out, err = c.Enroll(ctx, active)
+	require.NoError(t, err)
+	require.Equal(t, ActionNone, out.Action)
+	require.False(t, out.Wrote)
+	g, p = calls()
+	require.Equal(t, [2]int32{0, 0}, [2]int32{g, p})
+
+	// An upgrade from an observed audit enrollment writes once, reporting
+	// the observed mode as the prior one.
+	_, err = c.Unenroll(ctx, req("ada", demo, "verified"))
+	require.NoError(t, err)
+	_, err = c.Enroll(ctx, req("ada", demo, "audit"))
+	require.NoError(t, err)
+	calls()
+	up := req("ada", demo, "verified")
+	up.Observed = &Observation{Enrollment: &Enrollment{User: "ada", CourseID: demo, Mode: "audit", IsActive: true}}
+	out, err = c.ChangeMode(ctx, up)
+	require.NoError(t, err)
+	require.Equal(t, ActionModeChanged, out.Action)
+	require.Equal(t, "audit", out.PriorMode)
+	g, p = calls()
+	require.Equal(t, [2]int32{0, 1}, [2]int32{g, p})
+	require.Equal(t, "verified", h.snapshot("ada", demo).Enrollments[0].Mode)
+
+	// Without an observation it reads first, as always.
+	_, err = c.Enroll(ctx, req("grace", demo, "verified"))
+	require.NoError(t, err)
+	g, p = calls()
+	require.Equal(t, [2]int32{1, 1}, [2]int32{g, p})
+}
+
 func TestEnrollNeverDowngradesAPayingLearner(t *testing.T) {
 	h := newHarness(t, sandbox.Options{})
 	c := h.client()

@@ -58,6 +58,17 @@ type EnrollRequest struct {
 	// the learner is actively enrolled in FromMode (revoking an upgrade must
 	// not touch a learner who has since moved on).
 	FromMode string
+	// Observed, when set, is what a read of this enrollment found moments
+	// before the call: Enroll and ChangeMode take it as the current state
+	// instead of reading again. Only for the first try of a write right
+	// after its read; a retry, which may follow a write of its own, reads.
+	Observed *Observation
+}
+
+// Observation is what a read of the learner's enrollment found.
+type Observation struct {
+	// Enrollment is the enrollment found; nil when there was none.
+	Enrollment *Enrollment
 }
 
 // Outcome is what an enrollment operation found and did.
@@ -164,7 +175,7 @@ func (c *Client) Enroll(ctx context.Context, req EnrollRequest) (_ Outcome, err 
 	if err := req.check(op, true); err != nil {
 		return Outcome{}, err
 	}
-	prior, err := c.lookup(ctx, req)
+	prior, err := c.current(ctx, req)
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -186,7 +197,7 @@ func (c *Client) ChangeMode(ctx context.Context, req EnrollRequest) (_ Outcome, 
 	if err := req.check(op, true); err != nil {
 		return Outcome{}, err
 	}
-	prior, err := c.lookup(ctx, req)
+	prior, err := c.current(ctx, req)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -155,6 +155,15 @@ func (c *Client) lookup(ctx context.Context, req EnrollRequest) (*Enrollment, er
 	return c.FindEnrollmentByEmail(ctx, req.Email, req.CourseID)
 }
 
+// current is the enrollment a write starts from: req.Observed when the
+// caller read it moments ago, else a read now.
+func (c *Client) current(ctx context.Context, req EnrollRequest) (*Enrollment, error) {
+	if req.Observed != nil {
+		return req.Observed.Enrollment, nil
+	}
+	return c.lookup(ctx, req)
+}
+
 // ActiveEnrollments returns the learner's active enrollments (the list the
 // LMS answers for ?user=, which needs a privileged caller). Rows of another
 // learner mean the LMS ignored the filter: FilterIgnored.

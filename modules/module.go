@@ -39,6 +39,10 @@ type Request struct {
 	// have been written without its answer arriving (no Grant), the revoke
 	// restores exactly this state.
 	Prior map[string]string `json:"prior,omitempty"`
+	// PriorFresh reports that Prior was read moments ago and nothing of
+	// the line was written since: a fulfill may take it as the LMS's
+	// current state instead of reading again (one LMS call less a line).
+	PriorFresh bool `json:"prior_fresh,omitempty"`
 }
 
 // Observer is implemented by modules that write to the LMS: Observe reads,

@@ -488,3 +488,73 @@ func TestSeatRevokeLostAnswerThenRetry(t *testing.T) {
 	require.False(t, w.enrollment("ada", demo).IsActive)
 	require.Equal(t, before, writes(), "the retry writes nothing")
 }
+
+// The fulfill that follows its observation at once writes from it (one LMS
+// call less); when that first write's answer is lost, the retry — never
+// fresh — reads, finds the write, and the grant still says what the order
+// changed, so the refund undoes exactly that.
+func TestFreshObservationStandsInForTheFulfillsRead(t *testing.T) {
+	for _, product := range []string{"seat", "upgrade"} {
+		t.Run(product, func(t *testing.T) {
+			w := newWorld(t, false)
+			m := w.module(product)
+			_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "grace", CourseID: demo, Mode: "audit", OrderNumber: "EDX-7", LineID: "1"})
+			require.NoError(t, err)
+
+			for _, user := range []string{"ada", "grace"} {
+				req := request(user, line(product, demo, "verified"))
+				req.Prior = observe(t, m, req)
+				fresh := req
+				fresh.PriorFresh = true
+				w.lostAnswer(m, fresh, sandbox.LostAnswer504)
+				r := requireOK(t, m.Fulfill(ctx, req)) // Temporal's retry: not fresh
+				want := lms.ActionCreated
+				if user == "grace" {
+					want = lms.ActionModeChanged
+				}
+				require.Equal(t, want, r.Grant[modules.GrantAction], user)
+				requireOK(t, m.Revoke(ctx, revokeWith(req, r.Grant)))
+				e := w.enrollment(user, demo)
+				switch {
+				case user == "grace":
+					require.True(t, e.IsActive)
+					require.Equal(t, "audit", e.Mode, "back to what the observation saw")
+				case product == "upgrade":
+					// An upgrade taken back leaves the course's free mode.
+					require.True(t, e.IsActive)
+					require.Equal(t, modules.UpgradeFallbackMode, e.Mode)
+				default:
+					require.False(t, e.IsActive)
+				}
+			}
+
+			// Observed active in the mode already: a fresh fulfill writes
+			// nothing and grants nothing.
+			_, err = w.lms.Enroll(ctx, lms.EnrollRequest{Username: "linus", CourseID: demo, Mode: "verified"})
+			require.NoError(t, err)
+			req := request("linus", line(product, demo, "verified"))
+			req.Prior, req.PriorFresh = observe(t, m, req), true
+			r := requireOK(t, m.Fulfill(ctx, req))
+			require.Equal(t, lms.ActionNone, r.Grant[modules.GrantAction])
+			require.Equal(t, 1, w.writes("linus", demo))
+		})
+	}
+}
+
+// A fresh observation is only taken for a learner named by username: the
+// write of an order by email needs the username the LMS answers on a read.
+func TestFreshObservationOfAnOrderByEmailStillReads(t *testing.T) {
+	w := newWorld(t, false)
+	seat := w.module("seat")
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "audit"})
+	require.NoError(t, err)
+	req := request("ada", line("seat", demo, "verified"))
+	req.User.Username = ""
+	req.Prior, req.PriorFresh = observe(t, seat, req), true
+	require.Equal(t, "audit", req.Prior[modules.PriorMode])
+	r := requireOK(t, seat.Fulfill(ctx, req))
+	require.Equal(t, lms.ActionModeChanged, r.Grant[modules.GrantAction])
+	e := w.enrollment("ada", demo)
+	require.True(t, e.IsActive)
+	require.Equal(t, "verified", e.Mode)
+}

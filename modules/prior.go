@@ -63,6 +63,22 @@ func observeEnrollment(ctx context.Context, api enrollmentAPI, req Request) (map
 	return enrollmentPrior(e), Result{}, true
 }
 
+// freshEnrollment is req.Prior as the LMS client's Observation, when the
+// fulfill may write from it without reading again: the observation is
+// fresh and names the learner by username (it keeps no username, which the
+// write of an order by email takes from its read).
+func freshEnrollment(req Request) *lms.Observation {
+	exists, known := req.Prior[PriorExists]
+	if !req.PriorFresh || !known || req.User.Username == "" {
+		return nil
+	}
+	if exists != "true" {
+		return &lms.Observation{}
+	}
+	return &lms.Observation{Enrollment: &lms.Enrollment{User: req.User.Username, CourseID: req.Line.CourseID,
+		Mode: req.Prior[PriorMode], IsActive: req.Prior[PriorActive] == "true"}}
+}
+
 // priorActiveIn reports whether the learner was, before the order, actively
 // enrolled in a way that already gives what a line for mode asks: then the
 // order grants nothing and its revoke takes nothing.

@@ -73,12 +73,14 @@ func (s *Seat) Observe(ctx context.Context, req Request) Result {
 
 // Fulfill enrolls the learner. With req.Prior its grant says what the order
 // changed relative to it; without (a line never observed) what this call's
-// own read found.
+// own read found. A fresh req.Prior stands in for the read.
 func (s *Seat) Fulfill(ctx context.Context, req Request) Result {
 	if r, ok := checkEnrollmentLine(req); !ok {
 		return r
 	}
-	out, err := s.lms.Enroll(ctx, enrollRequest(req, req.Line.Mode))
+	er := enrollRequest(req, req.Line.Mode)
+	er.Observed = freshEnrollment(req)
+	out, err := s.lms.Enroll(ctx, er)
 	if err != nil {
 		return ResultFromError(err)
 	}

@@ -52,7 +52,9 @@ func (u *Upgrade) Fulfill(ctx context.Context, req Request) Result {
 	if r, ok := checkEnrollmentLine(req); !ok {
 		return r
 	}
-	out, err := u.lms.ChangeMode(ctx, enrollRequest(req, req.Line.Mode))
+	er := enrollRequest(req, req.Line.Mode)
+	er.Observed = freshEnrollment(req)
+	out, err := u.lms.ChangeMode(ctx, er)
 	if err != nil {
 		return ResultFromError(err)
 	}

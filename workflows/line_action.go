@@ -23,6 +23,8 @@ type lineRun struct {
 	// Canceled is true when the action was stopped before it succeeded
 	// (a refund arrived for a line still being fulfilled).
 	Canceled bool
+	// ObservedAt is when a successful observation read the LMS.
+	ObservedAt time.Time
 }
 
 // runLineAction runs one module action for one line until it succeeds, fails
@@ -72,8 +74,10 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			policy.MaximumAttempts = 0
 			policy.InitialInterval = min(opts.InitialRetryInterval*2, opts.MaxRetryInterval)
 			ao.ScheduleToCloseTimeout = remaining
-			// The activity's own backoff goes on from where round 1 ended.
-			in.AttemptOffset = attempts
+			// The activity's own backoff goes on from where round 1 ended;
+			// after a failed attempt the observation is no longer the
+			// LMS's current state.
+			in.AttemptOffset, in.ObservedAt = attempts, time.Time{}
 		}
 		var out activities.LineOutcome
 		var err error
@@ -98,7 +102,7 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			err = workflow.ExecuteActivity(actx, action.Activity(), in).Get(actx, &out)
 		}
 		if err == nil {
-			return lineRun{Result: out.Result, Attempts: attempts + out.Attempt}
+			return lineRun{Result: out.Result, Attempts: attempts + out.Attempt, ObservedAt: out.ObservedAt}
 		}
 		failed, attempt, ok := outcomeOf(err)
 		switch {

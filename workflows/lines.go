@@ -257,7 +257,10 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 						return
 					}
 					failedReads = obs.Attempts - 1
-					in.Prior = obs.Result.Grant
+					// The fulfill's first attempt may write from the
+					// observation instead of reading again, if it starts
+					// soon enough (activities.ObservationFreshFor).
+					in.Prior, in.ObservedAt = obs.Result.Grant, obs.ObservedAt
 					if in.Prior == nil {
 						in.Prior = map[string]string{}
 					}

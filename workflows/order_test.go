@@ -280,3 +280,48 @@ func TestContinuedOrderResumesFromCarriedState(t *testing.T) {
 	require.Equal(t, 1, m.calls["fulfill:3"])
 	require.WithinDuration(t, carry.Deadline, final.RefundWindowEndsAt, time.Second)
 }
+
+// observingModule is a fakeModule with an Observe that finds no
+// enrollment; it records whether each fulfill was handed a fresh prior.
+type observingModule struct {
+	fakeModule
+	freshMu sync.Mutex
+	fresh   map[string][]bool
+}
+
+func (o *observingModule) Observe(context.Context, modules.Request) contract.Result {
+	return modules.Success(map[string]string{modules.PriorExists: "false", modules.PriorActive: "false"})
+}
+
+func (o *observingModule) Fulfill(ctx context.Context, req modules.Request) contract.Result {
+	o.freshMu.Lock()
+	if o.fresh == nil {
+		o.fresh = map[string][]bool{}
+	}
+	o.fresh[req.Line.ID] = append(o.fresh[req.Line.ID], req.PriorFresh)
+	o.freshMu.Unlock()
+	return o.fakeModule.Fulfill(ctx, req)
+}
+
+// The fulfill right after a line's observation writes from it; its
+// retries, which may follow a write of their own, read again — in a small
+// order and in a batch child alike.
+func TestOnlyTheFulfillRightAfterTheObservationWritesFromIt(t *testing.T) {
+	for _, batch := range []int{0, 2} {
+		m := &observingModule{}
+		m.fulfill = func(req modules.Request, call int) contract.Result {
+			if req.Line.ID == "1" && call == 1 {
+				return contract.Result{Status: contract.StatusFailure, ErrorType: "ServerError", Message: "LMS 503", Retryable: true}
+			}
+			return modules.Success(nil)
+		}
+		env := newEnv(t, m)
+		opts := fastOpts
+		opts.BatchSize = batch
+		env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(4), Options: opts})
+		var final contract.StatusDocument
+		require.NoError(t, env.GetWorkflowResult(&final))
+		require.Equal(t, contract.OrderFulfilled, final.Status)
+		require.Equal(t, map[string][]bool{"1": {true, false}, "2": {true}, "3": {true}, "4": {true}}, m.fresh, "batch size %d", batch)
+	}
+}

@@ -276,7 +276,9 @@ func direct(ctx context.Context, reg *modules.Registry, o order.Order) error {
 					errs[i] = fmt.Errorf("observe line %s: %s", l.ID, r.ErrorType)
 					return
 				}
-				req.Prior = r.Grant
+				// As the workflow does: the fulfill that follows at once
+				// writes from the observation.
+				req.Prior, req.PriorFresh = r.Grant, true
 			}
 			if r := m.Fulfill(ctx, req); !r.OK() {
 				errs[i] = fmt.Errorf("fulfill line %s: %s", l.ID, r.ErrorType)
