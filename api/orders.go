@@ -88,7 +88,7 @@ func (s *server) createOrder(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusAccepted
 		s.log.Info("order started", zap.String("order_number", o.Number), zap.Int("lines", len(o.Lines)))
 	}
-	if s.answerSettled(w, r, o.Number, wait) {
+	if s.answerSettled(w, r, o.Number, created, wait) {
 		return
 	}
 	writeJSON(w, code, body)

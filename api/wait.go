@@ -23,6 +23,9 @@ const MaxWait = 10 * time.Second
 // settled. Without it, ?wait= answers at once.
 type SettledWaiter interface {
 	WaitSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error)
+	// WaitNewSettled is WaitSettled for an order the caller has just
+	// started (it need not read the status before it waits).
+	WaitNewSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error)
 }
 
 // waitParam reads ?wait= (a Go duration such as 10s, or whole seconds), from
@@ -66,14 +69,18 @@ func (s *server) status(ctx context.Context, number string, wait time.Duration) 
 // first page of lines), and true. Otherwise it writes nothing and reports
 // false: the caller answers as without a wait. An error reading the status
 // is not the order's: the order was started, so the caller answers that.
-func (s *server) answerSettled(w http.ResponseWriter, r *http.Request, number string, wait time.Duration) bool {
+func (s *server) answerSettled(w http.ResponseWriter, r *http.Request, number string, created bool, wait time.Duration) bool {
 	sw, ok := s.st.(SettledWaiter)
 	if !ok || wait <= 0 {
 		return false
 	}
 	ctx, cancel := s.ctx(r)
 	defer cancel()
-	st, settled, err := sw.WaitSettled(ctx, number, wait)
+	waitFor := sw.WaitSettled
+	if created {
+		waitFor = sw.WaitNewSettled
+	}
+	st, settled, err := waitFor(ctx, number, wait)
 	if err != nil || !settled {
 		return false
 	}

@@ -23,20 +23,44 @@ func (s *Starter) WaitSettled(ctx context.Context, number string, wait time.Dura
 	if err != nil || st.Settled() || st.Closed || wait <= 0 {
 		return st, err == nil && st.Settled(), err
 	}
+	return s.awaitSettled(ctx, number, wait)
+}
+
+// WaitNewSettled is WaitSettled for an order the caller has just started:
+// it cannot have settled yet, so the wait begins at once, without reading
+// the status first.
+func (s *Starter) WaitNewSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error) {
+	if wait <= 0 {
+		st, err := s.Status(ctx, number)
+		return st, err == nil && st.Settled(), err
+	}
+	return s.awaitSettled(ctx, number, wait)
+}
+
+// awaitSettled sends the wait-settled update and reads the document after
+// it. An order the update says has settled runs nothing that only the
+// server knows of (no line is fulfilling or retrying), so its document is
+// the status query's answer alone; otherwise, or when the update could not
+// answer, it is read as Status reads it.
+func (s *Starter) awaitSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error) {
+	id := contract.OrderWorkflowID(number)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	h, err := s.c.UpdateWorkflow(wctx, client.UpdateWorkflowOptions{
-		WorkflowID:   contract.OrderWorkflowID(number),
+		WorkflowID:   id,
 		UpdateName:   contract.UpdateWaitSettled,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
-	if err == nil {
-		// The answer is not needed beyond its arrival: the document read
-		// next says whether the order settled. An earlier worker's answer
-		// (the whole document) decodes as well.
-		_ = h.Get(wctx, nil)
+	var res contract.WaitSettledResult
+	// An earlier worker's answer (the whole document) decodes too, without
+	// Settled: the document is then read as Status reads it.
+	if err == nil && h.Get(wctx, &res) == nil && res.Settled {
+		if st, err := s.query(ctx, id, ""); err == nil && st.Settled() && !st.Closed {
+			return st, true, nil
+		}
 	}
-	if st, err = s.Status(ctx, number); err != nil {
+	st, err := s.Status(ctx, number)
+	if err != nil {
 		return contract.StatusDocument{}, false, err
 	}
 	return st, st.Settled(), nil

@@ -13,3 +13,8 @@ func (f *Fake) WaitSettled(ctx context.Context, number string, _ time.Duration) 
 	st, err := f.Status(ctx, number)
 	return st, err == nil && st.Settled(), err
 }
+
+// WaitNewSettled implements api.SettledWaiter as WaitSettled does.
+func (f *Fake) WaitNewSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error) {
+	return f.WaitSettled(ctx, number, wait)
+}
