@@ -12,7 +12,21 @@ type OrderInput struct {
 	Options Options     `json:"options"`
 	// Carry is set when a long-running order continues as new.
 	Carry *OrderCarry `json:"carry,omitempty"`
+	// Flow is the order workflow behaviour the order started with
+	// (CurrentFlow when the starter started it); 0 for orders started
+	// before flows, whose runs read theirs with workflow.GetVersion.
+	Flow int `json:"flow,omitempty"`
 }
+
+// CurrentFlow is the order workflow behaviour new orders start with,
+// carried in their input instead of read with workflow.GetVersion: every
+// GetVersion records a marker and upserts the TemporalChangeVersion search
+// attribute, a visibility write on the server for each order (and each of
+// its batches). Flow 1 is every change up to lean-start version 2. A worker
+// given a flow above the one it knows fails the workflow task, so that a
+// newer worker takes the order: deploy workers before the API. A later
+// change of a flow's commands is gated with GetVersion, or is a new flow.
+const CurrentFlow = 1
 
 // OrderCarry is the state an order workflow hands to its next run when its
 // history grows long (continue-as-new).

@@ -61,12 +61,13 @@ func TestWaitCreateAnswersTheSettledOrder(t *testing.T) {
 
 	require.Equal(t, updates, historyHas(t, id, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED),
 		"the waits on the settled order write nothing to its history")
-	// A run that starts lean records one version marker and upserts only
+	// An order started with a flow records no version marker (its one
+	// marker is the line's observation, a local activity) and upserts only
 	// what changed since its start: here, fulfilled.
-	require.Equal(t, 2, historyHas(t, id, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
-		"TemporalChangeVersion of lean-start, then OrderStatus=fulfilled")
+	require.Equal(t, 1, historyHas(t, id, enumspb.EVENT_TYPE_MARKER_RECORDED), "the observation's marker alone")
+	require.Equal(t, 1, historyHas(t, id, enumspb.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES), "OrderStatus=fulfilled alone")
 	visible(t, fmt.Sprintf(`OrderStatus="fulfilled" AND FailedLines=0 AND OrderNumber=%q`, number), id)
-	recordHistory(t, id, "order_lean_wait_settled")
+	recordHistory(t, id, "order_flow_wait_settled")
 }
 
 // A permanent failure settles the order too: the answer shows it.

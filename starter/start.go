@@ -61,7 +61,7 @@ func (s *Starter) StartOrder(ctx context.Context, o order.Order) (StartResult, b
 		StaticSummary:                            orderSummary(o),
 		StaticDetails:                            orderDetails(o),
 	}
-	in := contract.OrderInput{Order: o, Options: s.cfg.Options.ForOrder(len(o.Lines))}
+	in := contract.OrderInput{Order: o, Options: s.cfg.Options.ForOrder(len(o.Lines)), Flow: contract.CurrentFlow}
 	run, err := s.c.ExecuteWorkflow(ctx, opts, contract.WorkflowOrder, in)
 	if err == nil {
 		res.RunID = run.GetRunID()

@@ -28,8 +28,13 @@ func readLeanVersions(ctx workflow.Context) (_ orderVersions, ok bool) {
 	if v == workflow.DefaultVersion {
 		return orderVersions{}, false
 	}
+	return leanVersions(v), true
+}
+
+// leanVersions are the versions of a lean run of lean-start version v.
+func leanVersions(v workflow.Version) orderVersions {
 	return orderVersions{lean: true, refundingState: true, tildeRefundIDs: true, observe: observeLocal,
-		liveReports: true, awaitAccount: true, failureAttrs: v >= 2}, true
+		liveReports: true, awaitAccount: true, failureAttrs: v >= 2}
 }
 
 // withLean marks ctx as a lean run's.

@@ -32,6 +32,9 @@ type LinesInput struct {
 	Run int `json:"run,omitempty"`
 	// LiveReports asks the batch to report its lines as they go.
 	LiveReports bool `json:"live_reports,omitempty"`
+	// Flow is the order's flow (see contract.CurrentFlow): a batch with one
+	// follows it instead of reading versions with workflow.GetVersion.
+	Flow int `json:"flow,omitempty"`
 }
 
 // LineOutcome is what a LinesWorkflow reports for one line.
@@ -71,6 +74,8 @@ type runSpec struct {
 	run int
 	// childPrefix names the batch children.
 	childPrefix string
+	// flow is the order's flow, handed to its batches (0: none).
+	flow int
 }
 
 // lineHooks lets the caller of runItems follow and steer each line.
@@ -110,8 +115,10 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	// failure and its outcome to the order as they happen, coalesced, so the
 	// order's status and search attributes follow its lines live (batches
 	// of runs from before live reports only hand over stopped lines).
+	flowed, hasFlow := flowVersions(in.Flow)
+	ctx = withLean(ctx, flowed)
 	live := in.Action == contract.ActionFulfill && parent != nil && in.LiveReports &&
-		workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1
+		(hasFlow && flowed.liveReports || !hasFlow && workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1)
 	var queued []LineOutcome
 	// report hands outcomes to the order. Best effort: the batch's result
 	// carries every outcome too.
@@ -173,7 +180,11 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	// Batches of orders started before observation have no marker and
 	// do not observe.
 	observe := observeNone
-	if in.Action == contract.ActionFulfill {
+	switch {
+	case in.Action != contract.ActionFulfill:
+	case hasFlow:
+		observe = flowed.observe
+	default:
 		observe = readObserveMode(ctx)
 	}
 	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: in.Action, observe: observe, run: in.Run}, in.Items, lineHooks{
@@ -324,7 +335,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 			var outs []LineOutcome
 			err := workflow.ExecuteChildWorkflow(cctx, contract.WorkflowLines, LinesInput{
 				OrderNumber: number, User: user, Action: action, Items: run, Options: childOpts,
-				Run: spec.run, LiveReports: spec.live,
+				Run: spec.run, LiveReports: spec.live, Flow: spec.flow,
 			}).Get(cctx, &outs)
 			reported := map[string]bool{}
 			if err == nil {

@@ -111,7 +111,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 	in := w.in
 	// Before any handler: an update delivered with the start runs as soon
 	// as its handler is set, and must follow this run's versions.
-	w.versions = readOrderVersions(ctx)
+	w.versions = readOrderVersions(ctx, in.Flow)
 	ctx = withLean(ctx, w.versions)
 
 	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil },
@@ -195,7 +195,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 			})
 		}
 		return contract.StatusDocument{}, workflow.NewContinueAsNewError(ctx, contract.WorkflowOrder, contract.OrderInput{
-			Order: in.Order, Options: in.Options,
+			Order: in.Order, Options: in.Options, Flow: in.Flow,
 			Carry: &contract.OrderCarry{Lines: w.lines, Refunds: w.refunds, Deadline: w.deadline, Seq: w.seq, IgnoredRequests: w.ignored},
 		})
 	}

@@ -307,7 +307,8 @@ func (o *observingModule) Fulfill(ctx context.Context, req modules.Request) cont
 // retries, which may follow a write of their own, read again — in a small
 // order and in a batch child alike.
 func TestOnlyTheFulfillRightAfterTheObservationWritesFromIt(t *testing.T) {
-	for _, batch := range []int{0, 2} {
+	for _, c := range []struct{ batch, flow int }{{0, 0}, {2, 0}, {0, contract.CurrentFlow}, {2, contract.CurrentFlow}} {
+		batch := c.batch
 		m := &observingModule{}
 		m.fulfill = func(req modules.Request, call int) contract.Result {
 			if req.Line.ID == "1" && call == 1 {
@@ -318,10 +319,22 @@ func TestOnlyTheFulfillRightAfterTheObservationWritesFromIt(t *testing.T) {
 		env := newEnv(t, m)
 		opts := fastOpts
 		opts.BatchSize = batch
-		env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(4), Options: opts})
+		env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(4), Options: opts, Flow: c.flow})
 		var final contract.StatusDocument
 		require.NoError(t, env.GetWorkflowResult(&final))
 		require.Equal(t, contract.OrderFulfilled, final.Status)
-		require.Equal(t, map[string][]bool{"1": {true, false}, "2": {true}, "3": {true}, "4": {true}}, m.fresh, "batch size %d", batch)
+		require.Equal(t, map[string][]bool{"1": {true, false}, "2": {true}, "3": {true}, "4": {true}}, m.fresh, "%+v", c)
 	}
+}
+
+// A worker given a flow newer than its own fails the workflow task (a
+// panic the SDK turns into a task failure) rather than run the order by
+// rules it does not know.
+func TestFlowNewerThanTheWorkerPanics(t *testing.T) {
+	require.Panics(t, func() { flowVersions(contract.CurrentFlow + 1) })
+	v, ok := flowVersions(contract.CurrentFlow)
+	require.True(t, ok)
+	require.Equal(t, leanVersions(2), v, "flow 1 is lean-start version 2")
+	_, ok = flowVersions(0)
+	require.False(t, ok)
 }

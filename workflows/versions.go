@@ -1,6 +1,8 @@
 package workflows
 
 import (
+	"fmt"
+
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/coursefulfill/fulfillment/contract"
@@ -54,8 +56,12 @@ type orderVersions struct {
 	lean bool
 }
 
-// readOrderVersions reads the versions once, as the run starts.
-func readOrderVersions(ctx workflow.Context) orderVersions {
+// readOrderVersions reads the versions once, as the run starts: from the
+// run's flow when it has one, else with workflow.GetVersion.
+func readOrderVersions(ctx workflow.Context, flow int) orderVersions {
+	if v, ok := flowVersions(flow); ok {
+		return v
+	}
 	if v, ok := readLeanVersions(ctx); ok {
 		return v
 	}
@@ -122,4 +128,18 @@ func readObserveMode(ctx workflow.Context) observeMode {
 		return observeLocal
 	}
 	return observeNone
+}
+
+// flowVersions are the versions of a run started with a flow (see
+// contract.CurrentFlow); ok is false for a run without one. A flow newer
+// than this code panics, which fails the workflow task (and only it): the
+// task is retried until a worker that knows the flow takes it.
+func flowVersions(flow int) (_ orderVersions, ok bool) {
+	switch {
+	case flow <= 0:
+		return orderVersions{}, false
+	case flow > contract.CurrentFlow:
+		panic(fmt.Sprintf("order flow %d is newer than this worker's (%d): a newer worker must run this order", flow, contract.CurrentFlow))
+	}
+	return leanVersions(2), true
 }
