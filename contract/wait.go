@@ -3,19 +3,27 @@ package contract
 // UpdateWaitSettled is the order workflow's update that answers once the
 // order has settled: no line is pending, fulfilling, retrying or revoking and
 // no refund is revoking. Its result is a WaitSettledResult (orders started
-// by earlier workers answered the status document); the caller reads the
+// by earlier workers answered the status document), which carries the
+// document of a settled small order; the caller reads a larger order's
 // document with the status query. The handler waits without polling; a
 // caller stops waiting by giving up on the update (its answer then goes
 // nowhere).
 const UpdateWaitSettled = "wait-settled"
 
 // WaitSettledResult is the wait-settled update's answer: whether the order
-// has settled, and its state then. It is small on purpose: each answer is
-// written to the order's history.
+// has settled, and its state then. It is kept small because each answer is
+// written to the order's history: the status document comes along only for
+// a settled order of at most WaitDocumentMaxLines lines (most orders), which
+// saves the caller a status query.
 type WaitSettledResult struct {
-	Settled bool       `json:"settled"`
-	Status  OrderState `json:"status"`
+	Settled  bool            `json:"settled"`
+	Status   OrderState      `json:"status"`
+	Document *StatusDocument `json:"document,omitempty"`
 }
+
+// WaitDocumentMaxLines is the most lines an order may have for the
+// wait-settled update to answer its status document.
+const WaitDocumentMaxLines = 20
 
 // MaxSettledWaiters bounds the wait-settled updates one order workflow holds
 // at a time; more are rejected (ErrorTypeTooManyWaiters) and the caller falls

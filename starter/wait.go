@@ -40,8 +40,9 @@ func (s *Starter) WaitNewSettled(ctx context.Context, number string, wait time.D
 // awaitSettled sends the wait-settled update and reads the document after
 // it. An order the update says has settled runs nothing that only the
 // server knows of (no line is fulfilling or retrying), so its document is
-// the status query's answer alone; otherwise, or when the update could not
-// answer, it is read as Status reads it.
+// the one the update answered (small orders) or the status query's answer
+// alone; otherwise, or when the update could not answer, it is read as
+// Status reads it.
 func (s *Starter) awaitSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error) {
 	id := contract.OrderWorkflowID(number)
 	wctx, cancel := context.WithTimeout(ctx, wait)
@@ -55,6 +56,9 @@ func (s *Starter) awaitSettled(ctx context.Context, number string, wait time.Dur
 	// An earlier worker's answer (the whole document) decodes too, without
 	// Settled: the document is then read as Status reads it.
 	if err == nil && h.Get(wctx, &res) == nil && res.Settled {
+		if res.Document != nil && res.Document.Settled() {
+			return *res.Document, true, nil
+		}
 		if st, err := s.query(ctx, id, ""); err == nil && st.Settled() && !st.Closed {
 			return st, true, nil
 		}

@@ -338,3 +338,38 @@ func TestFlowNewerThanTheWorkerPanics(t *testing.T) {
 	_, ok = flowVersions(0)
 	require.False(t, ok)
 }
+
+// The wait-settled update answers a settled small order's status document
+// (the caller need not query), and only whether it settled for a larger one.
+func TestWaitSettledAnswersTheDocumentOfSmallOrders(t *testing.T) {
+	for _, lines := range []int{3, contract.WaitDocumentMaxLines + 1} {
+		env := newEnv(t, &fakeModule{})
+		var res contract.WaitSettledResult
+		var updErr error
+		env.RegisterDelayedCallback(func() {
+			env.UpdateWorkflow(contract.UpdateWaitSettled, "wait-1", &testsuite.TestUpdateCallback{
+				OnAccept: func() {},
+				OnReject: func(err error) { updErr = err },
+				OnComplete: func(v interface{}, err error) {
+					updErr = err
+					if err == nil {
+						res = v.(contract.WaitSettledResult)
+					}
+				},
+			})
+		}, time.Minute)
+		env.ExecuteWorkflow(OrderWorkflow, contract.OrderInput{Order: testOrder(lines), Options: fastOpts, Flow: contract.CurrentFlow})
+		require.NoError(t, env.GetWorkflowError())
+		require.NoError(t, updErr)
+		require.True(t, res.Settled)
+		require.Equal(t, contract.OrderFulfilled, res.Status)
+		if lines > contract.WaitDocumentMaxLines {
+			require.Nil(t, res.Document, "too large to write into the history with every wait")
+			continue
+		}
+		require.NotNil(t, res.Document)
+		require.Len(t, res.Document.Lines, lines)
+		require.Equal(t, contract.OrderFulfilled, res.Document.Status)
+		require.True(t, res.Document.Settled())
+	}
+}

@@ -26,7 +26,12 @@ func (w *orderRun) setWaitHandler(ctx workflow.Context) error {
 			if err != nil {
 				return contract.WaitSettledResult{}, err
 			}
-			return contract.WaitSettledResult{Settled: w.settled(), Status: w.state()}, nil
+			res := contract.WaitSettledResult{Settled: w.settled(), Status: w.state()}
+			if res.Settled && len(w.lines) <= contract.WaitDocumentMaxLines {
+				doc := w.snapshot(false)
+				res.Document = &doc
+			}
+			return res, nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func() error {
 			if waiters >= contract.MaxSettledWaiters {
