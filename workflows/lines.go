@@ -221,68 +221,158 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 		return LineOutcome{ID: id, Result: contract.Result{Status: statusCanceled}, Run: spec.run}
 	}
 	if len(items) <= opts.BatchSize {
-		sem := workflow.NewSemaphore(ctx, int64(opts.MaxParallelLines))
-		for _, item := range items {
-			// The line's context exists while it waits for a slot, so a
-			// refund can stop a queued line as well as a running one.
+		// runLine fulfills or revokes one line (its slot already taken).
+		runLine := func(ctx workflow.Context, item LineItem) {
+			if hooks.started != nil {
+				hooks.started(item.Line.ID)
+			}
+			in := activities.LineInput{OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant,
+				Prior: item.Prior, Backoff: backoff(opts)}
+			// The line shows retrying from its first transient failure,
+			// in either step (the parent counts that first attempt then,
+			// and the rest with the outcome).
+			shown := false
+			retrying := func(r contract.Result, attempts int) {
+				if hooks.retrying != nil && !shown {
+					shown = true
+					hooks.retrying(item.Line.ID, r, attempts)
+				}
+			}
+			// Attempts count the tries it took: the observation's
+			// failed attempts and the fulfill's attempts.
+			failedReads := 0
+			if observe != observeNone && in.Prior == nil {
+				obs := runLineAction(ctx, opts, contract.ActionObserve, observe == observeLocal, in, retrying)
+				if !obs.Result.OK() {
+					out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts, Run: spec.run}
+					if obs.Canceled {
+						out = canceled(item.Line.ID)
+						out.Attempts = obs.Attempts
+					}
+					hooks.done(out)
+					return
+				}
+				failedReads = obs.Attempts - 1
+				// The fulfill's first attempt may write from the
+				// observation instead of reading again, if it starts
+				// soon enough (activities.ObservationFreshFor).
+				in.Prior, in.ObservedAt = obs.Result.Grant, obs.ObservedAt
+				if in.Prior == nil {
+					in.Prior = map[string]string{}
+				}
+			}
+			run := runLineAction(ctx, opts, action, false, in, retrying)
+			out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior, Run: spec.run}
+			if run.Canceled && !run.Result.OK() {
+				out = canceled(item.Line.ID)
+				out.Attempts, out.Prior = failedReads+run.Attempts, in.Prior
+			}
+			hooks.done(out)
+		}
+		// Lines beyond the parallel cap wait for a slot: either each in a
+		// coroutine of its own (runs that started before pooled lines), or
+		// taken in turn by MaxParallelLines runners — no coroutine per
+		// waiting line, which the SDK would wake on every workflow task (a
+		// cost that grows with the square of a batch's lines).
+		pooled := len(items) > opts.MaxParallelLines && readPooledLines(ctx)
+		// Each line's context exists while it waits for a slot, so a
+		// refund can stop a queued line as well as a running one.
+		ctxs := make([]workflow.Context, len(items))
+		taken := make([]bool, len(items))
+		remaining := 0
+		var stopped []int
+		for i, item := range items {
 			lctx, cancel := workflow.WithCancel(ctx)
-			if hooks.queued != nil && !hooks.queued(item.Line.ID, cancel) {
+			stop := cancel
+			if pooled {
+				// A line stopped before a runner took it ends at once.
+				stop = func() {
+					cancel()
+					if !taken[i] {
+						taken[i], remaining = true, remaining-1
+						stopped = append(stopped, i)
+					}
+				}
+			}
+			if hooks.queued != nil && !hooks.queued(item.Line.ID, stop) {
 				hooks.done(canceled(item.Line.ID))
+				taken[i] = true
+				continue
+			}
+			ctxs[i] = lctx
+			remaining++
+		}
+		if pooled {
+			next := 0
+			take := func() int {
+				for next < len(items) {
+					i := next
+					next++
+					if !taken[i] {
+						taken[i], remaining = true, remaining-1
+						return i
+					}
+				}
+				return -1
+			}
+			// A line's coroutine starts when it takes a slot (on its
+			// own context, so a refund can stop it), and as it ends it
+			// starts the next.
+			running := 0
+			var launch func()
+			launch = func() {
+				for running < opts.MaxParallelLines {
+					i := take()
+					if i < 0 {
+						return
+					}
+					if ctxs[i].Err() != nil {
+						hooks.done(canceled(items[i].Line.ID))
+						continue
+					}
+					running++
+					wg.Add(1)
+					workflow.Go(ctxs[i], func(ctx workflow.Context) {
+						defer wg.Done()
+						runLine(ctx, items[i])
+						running--
+						launch()
+					})
+				}
+			}
+			launch()
+			// Reports the lines stopped while they waited.
+			wg.Add(1)
+			workflow.Go(waitCtx, func(ctx workflow.Context) {
+				defer wg.Done()
+				for {
+					_ = workflow.Await(ctx, func() bool { return len(stopped) > 0 || remaining == 0 })
+					if len(stopped) == 0 {
+						return
+					}
+					for _, i := range stopped {
+						hooks.done(canceled(items[i].Line.ID))
+					}
+					stopped = nil
+				}
+			})
+			wg.Wait(waitCtx)
+			return
+		}
+		sem := workflow.NewSemaphore(ctx, int64(opts.MaxParallelLines))
+		for i, item := range items {
+			if ctxs[i] == nil {
 				continue
 			}
 			wg.Add(1)
-			workflow.Go(lctx, func(ctx workflow.Context) {
+			workflow.Go(ctxs[i], func(ctx workflow.Context) {
 				defer wg.Done()
 				if err := sem.Acquire(ctx, 1); err != nil {
 					hooks.done(canceled(item.Line.ID))
 					return
 				}
 				defer sem.Release(1)
-				if hooks.started != nil {
-					hooks.started(item.Line.ID)
-				}
-				in := activities.LineInput{OrderNumber: number, User: user, Line: item.Line, Grant: item.Grant,
-					Prior: item.Prior, Backoff: backoff(opts)}
-				// The line shows retrying from its first transient failure,
-				// in either step (the parent counts that first attempt then,
-				// and the rest with the outcome).
-				shown := false
-				retrying := func(r contract.Result, attempts int) {
-					if hooks.retrying != nil && !shown {
-						shown = true
-						hooks.retrying(item.Line.ID, r, attempts)
-					}
-				}
-				// Attempts count the tries it took: the observation's
-				// failed attempts and the fulfill's attempts.
-				failedReads := 0
-				if observe != observeNone && in.Prior == nil {
-					obs := runLineAction(ctx, opts, contract.ActionObserve, observe == observeLocal, in, retrying)
-					if !obs.Result.OK() {
-						out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts, Run: spec.run}
-						if obs.Canceled {
-							out = canceled(item.Line.ID)
-							out.Attempts = obs.Attempts
-						}
-						hooks.done(out)
-						return
-					}
-					failedReads = obs.Attempts - 1
-					// The fulfill's first attempt may write from the
-					// observation instead of reading again, if it starts
-					// soon enough (activities.ObservationFreshFor).
-					in.Prior, in.ObservedAt = obs.Result.Grant, obs.ObservedAt
-					if in.Prior == nil {
-						in.Prior = map[string]string{}
-					}
-				}
-				run := runLineAction(ctx, opts, action, false, in, retrying)
-				out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior, Run: spec.run}
-				if run.Canceled && !run.Result.OK() {
-					out = canceled(item.Line.ID)
-					out.Attempts, out.Prior = failedReads+run.Attempts, in.Prior
-				}
-				hooks.done(out)
+				runLine(ctx, item)
 			})
 		}
 		wg.Wait(waitCtx)

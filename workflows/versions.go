@@ -143,3 +143,15 @@ func flowVersions(flow int) (_ orderVersions, ok bool) {
 	}
 	return leanVersions(2), true
 }
+
+// changePooledLines: the lines of a batch beyond its parallel cap are taken
+// in turn by MaxParallelLines coroutines instead of each waiting for a slot
+// in a coroutine of its own. Read only where it matters (more lines than
+// the cap), so small orders record no marker.
+const changePooledLines = "pooled-lines"
+
+// readPooledLines reports whether this run takes waiting lines with pooled
+// runners.
+func readPooledLines(ctx workflow.Context) bool {
+	return workflow.GetVersion(ctx, changePooledLines, workflow.DefaultVersion, 1) == 1
+}
