@@ -46,6 +46,11 @@ type roundResult struct {
 	Wall      time.Duration
 	Latencies []time.Duration // sorted
 	FirstErr  error
+	// Duration is the round's length (--duration): no order starts after.
+	Duration time.Duration
+	// Done are the offsets from the round's start at which its orders
+	// ended well.
+	Done []time.Duration
 }
 
 // variantStats pools a variant's rounds.
@@ -72,6 +77,11 @@ type benchResult struct {
 	Seconds             *float64 `json:"seconds,omitempty"`
 	MaxHistoryEvents    *int     `json:"max_history_events,omitempty"`
 	PeakRSSMB           *float64 `json:"peak_rss_mb,omitempty"`
+	// For rounds of 2 minutes or more: ours' orders ended in the first
+	// minute of its rounds and in the last minute before each round's end
+	// (--duration), per second.
+	FirstMinuteOrdersPerSec *float64 `json:"first_minute_orders_per_sec,omitempty"`
+	LastMinuteOrdersPerSec  *float64 `json:"last_minute_orders_per_sec,omitempty"`
 }
 
 // orderFunc runs one order numbered number to its end.
@@ -98,7 +108,12 @@ func runRoundsBench(cmd *cobra.Command, cfg benchConfig) error {
 	}{
 		{variantOurs, func(ctx context.Context, n string) error { return oursWait(ctx, c, benchOrder(n, cfg.lines)) }},
 		{variantCeiling, func(ctx context.Context, n string) error { return runCeiling(ctx, s.Client, "ceiling-"+n, ceiling) }},
-		{variantPoll, func(ctx context.Context, n string) error { return oursPoll(ctx, c, benchOrder(n, cfg.lines), cfg.poll) }},
+	}
+	if cfg.poll > 0 {
+		variants = append(variants, struct {
+			name string
+			run  orderFunc
+		}{variantPoll, func(ctx context.Context, n string) error { return oursPoll(ctx, c, benchOrder(n, cfg.lines), cfg.poll) }})
 	}
 	if cfg.mode == benchModeLatency {
 		variants = append(variants, struct {
@@ -177,13 +192,14 @@ func runRound(ctx context.Context, inFlight int, d time.Duration, prefix string,
 				} else {
 					res.Orders++
 					res.Latencies = append(res.Latencies, took)
+					res.Done = append(res.Done, time.Since(start))
 				}
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
-	res.Wall = time.Since(start)
+	res.Wall, res.Duration = time.Since(start), d
 	slices.Sort(res.Latencies)
 	return res
 }
@@ -330,7 +346,37 @@ func roundsResult(cfg benchConfig, rounds []roundResult) benchResult {
 		d := ms(pool(rounds, variantDirect).P50)
 		res.DirectP50Ms = &d
 	}
+	if first, last, ok := minuteRates(rounds, variantOurs); ok {
+		res.FirstMinuteOrdersPerSec, res.LastMinuteOrdersPerSec = &first, &last
+	}
 	return res
+}
+
+// minuteRates are the orders per second a variant ended in the first
+// minute of its rounds and in the last minute before each round's end,
+// over its rounds of at least two minutes (ok is false without one): does
+// it hold its pace, or slow as its data grows?
+func minuteRates(rounds []roundResult, variant string) (first, last float64, ok bool) {
+	var n, inFirst, inLast int
+	for _, r := range rounds {
+		if r.Variant != variant || r.Duration < 2*time.Minute {
+			continue
+		}
+		n++
+		for _, d := range r.Done {
+			if d < time.Minute {
+				inFirst++
+			}
+			if d >= r.Duration-time.Minute && d < r.Duration {
+				inLast++
+			}
+		}
+	}
+	if n == 0 {
+		return 0, 0, false
+	}
+	per := float64(n) * time.Minute.Seconds()
+	return roundTo(float64(inFirst)/per, 2), roundTo(float64(inLast)/per, 2), true
 }
 
 // writeRoundsReport prints a table of the rounds and of each variant
@@ -360,6 +406,10 @@ func writeRoundsReport(w io.Writer, cfg benchConfig, rounds []roundResult, event
 		cfg.mode, cfg.inFlight, cfg.lines, cfg.lmsLatency, cfg.rounds, cfg.duration, res.Ratio)
 	if len(events) > 0 {
 		fmt.Fprintf(w, "history events of one order: ours %d, ceiling %d\n", events[variantOurs], events[variantCeiling])
+	}
+	if res.FirstMinuteOrdersPerSec != nil && *res.FirstMinuteOrdersPerSec > 0 {
+		fmt.Fprintf(w, "ours: %.1f orders/s in the first minute, %.1f in the last (%.3f of the first)\n",
+			*res.FirstMinuteOrdersPerSec, *res.LastMinuteOrdersPerSec, *res.LastMinuteOrdersPerSec / *res.FirstMinuteOrdersPerSec)
 	}
 	return writeJSONLine(w, res)
 }

@@ -96,7 +96,7 @@ func TestBenchFlags(t *testing.T) {
 		{[]string{"--in-flight", "1001"}, "--in-flight must be from 1 to 1000"},
 		{[]string{"--duration", "0s"}, "--duration must be positive"},
 		{[]string{"--rounds", "0"}, "--rounds must be at least 1"},
-		{[]string{"--poll", "0s"}, "--poll must be positive"},
+		{[]string{"--poll", "-1s"}, "--poll must not be negative"},
 		{[]string{"--lms-latency", "-1ms"}, "--lms-latency must not be negative"},
 		{[]string{"--mode", "large", "--max-parallel-lines", "-1"}, "--max-parallel-lines must not be negative"},
 		{[]string{"--mode", "large", "--batch-size", "0"}, "--batch-size must be from 1 to 1000"},
@@ -179,6 +179,40 @@ func TestRoundsReportEndsWithOneJSONLine(t *testing.T) {
 	slices.Sort(want)
 	require.Equal(t, want, keys(got), "exactly the documented fields")
 	require.Equal(t, 102.0, got["direct_p50_ms"])
+}
+
+// Rounds of 2 minutes or more also report ours' pace in their first and
+// last minute.
+func TestRoundsReportTheFirstAndLastMinuteOfLongRounds(t *testing.T) {
+	long := roundResult{Variant: variantOurs, Round: 1, Orders: 5, Wall: 5*time.Minute + time.Second, Duration: 5 * time.Minute,
+		Latencies: []time.Duration{time.Second}}
+	// 120 orders in the first minute, 60 in the last, 30 in the drain after
+	// the round's end (not counted), some in between.
+	for i := range 120 {
+		long.Done = append(long.Done, time.Duration(i)*time.Second/2)
+	}
+	for i := range 60 {
+		long.Done = append(long.Done, 4*time.Minute+time.Duration(i)*time.Second)
+	}
+	for range 30 {
+		long.Done = append(long.Done, 5*time.Minute+time.Millisecond)
+	}
+	long.Done = append(long.Done, 2*time.Minute)
+	ceil := roundResult{Variant: variantCeiling, Round: 1, Orders: 1, Wall: time.Minute, Latencies: []time.Duration{time.Second}}
+	cfg := benchConfig{mode: benchModeThroughput, inFlight: 20, lines: 3, lmsLatency: 50 * time.Millisecond, duration: 5 * time.Minute, rounds: 1}
+	var out strings.Builder
+	require.NoError(t, writeRoundsReport(&out, cfg, []roundResult{long, ceil}, nil))
+	got := lastJSONLine(t, out.String())
+	require.Equal(t, 2.0, got["first_minute_orders_per_sec"])
+	require.Equal(t, 1.0, got["last_minute_orders_per_sec"])
+	require.Contains(t, out.String(), "(0.500 of the first)")
+
+	// Short rounds: no such fields.
+	short := long
+	short.Duration = time.Minute
+	out.Reset()
+	require.NoError(t, writeRoundsReport(&out, cfg, []roundResult{short, ceil}, nil))
+	require.NotContains(t, lastJSONLine(t, out.String()), "first_minute_orders_per_sec")
 }
 
 func TestParseVmHWM(t *testing.T) {
