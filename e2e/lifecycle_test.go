@@ -18,12 +18,13 @@ import (
 )
 
 // startDirect starts an order workflow with its own options, as a second
-// shop backend with another configuration would.
+// shop backend with another configuration would (with the current flow, as
+// the starter starts orders, but without the starter's search attributes).
 func startDirect(t *testing.T, o order.Order, opts contract.Options) {
 	t.Helper()
 	_, err := shared.Client.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
 		ID: contract.OrderWorkflowID(o.Number), TaskQueue: contract.TaskQueue,
-	}, workflows.OrderWorkflow, contract.OrderInput{Order: o, Options: opts})
+	}, workflows.OrderWorkflow, contract.OrderInput{Order: o, Options: opts, Flow: contract.CurrentFlow})
 	require.NoError(t, err)
 }
 
