@@ -558,3 +558,22 @@ func TestFreshObservationOfAnOrderByEmailStillReads(t *testing.T) {
 	require.True(t, e.IsActive)
 	require.Equal(t, "verified", e.Mode)
 }
+
+// Two lines of one order for the same course run, a verified seat and a
+// free one, are observed together (no enrollment) before either writes.
+// The verified seat writes first; the free seat's fulfill, though fresh,
+// reads and leaves the paying learner in verified.
+func TestFreshObservationNeverLetsAFreeSeatDowngrade(t *testing.T) {
+	w := newWorld(t, false)
+	seat := w.module("seat")
+	paid := request("ada", line("seat", demo, "verified"))
+	free := request("ada", order.Line{ID: "L2", ProductType: "seat", CourseID: demo, Mode: "audit"})
+	paid.Prior, free.Prior = observe(t, seat, paid), observe(t, seat, free)
+	paid.PriorFresh, free.PriorFresh = true, true
+	requireOK(t, seat.Fulfill(ctx, paid))
+	requireOK(t, seat.Fulfill(ctx, free))
+	e := w.enrollment("ada", demo)
+	require.True(t, e.IsActive)
+	require.Equal(t, "verified", e.Mode, "a free seat never downgrades a paying learner")
+	require.Equal(t, 1, w.writes("ada", demo))
+}

@@ -66,10 +66,13 @@ func observeEnrollment(ctx context.Context, api enrollmentAPI, req Request) (map
 // freshEnrollment is req.Prior as the LMS client's Observation, when the
 // fulfill may write from it without reading again: the observation is
 // fresh and names the learner by username (it keeps no username, which the
-// write of an order by email takes from its read).
+// write of an order by email takes from its read), and the line's mode is
+// a paid one. A free seat reads: its write must never downgrade a learner
+// who paid, also one whose paid seat another line of the same order wrote
+// after both lines were observed.
 func freshEnrollment(req Request) *lms.Observation {
 	exists, known := req.Prior[PriorExists]
-	if !req.PriorFresh || !known || req.User.Username == "" {
+	if !req.PriorFresh || !known || req.User.Username == "" || lms.IsFreeMode(req.Line.Mode) {
 		return nil
 	}
 	if exists != "true" {
