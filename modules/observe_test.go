@@ -56,6 +56,14 @@ func (w *world) failing(m modules.Module, req modules.Request, attempts int) {
 	require.NoError(w.t, w.sb.SetFaults(sandbox.Faults{}))
 }
 
+// enrolledElsewhere enrolls user in the demo course in mode, as another
+// order or staff would, before the order under test.
+func (w *world) enrolledElsewhere(user, mode string) {
+	w.t.Helper()
+	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: user, CourseID: demo, Mode: mode})
+	require.NoError(w.t, err)
+}
+
 func revokeWith(req modules.Request, grant map[string]string) modules.Request {
 	req.Grant = grant
 	return req
@@ -498,8 +506,7 @@ func TestFreshObservationStandsInForTheFulfillsRead(t *testing.T) {
 		t.Run(product, func(t *testing.T) {
 			w := newWorld(t, false)
 			m := w.module(product)
-			_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "grace", CourseID: demo, Mode: "audit", OrderNumber: "EDX-7", LineID: "1"})
-			require.NoError(t, err)
+			w.enrolledElsewhere("grace", "audit")
 
 			for _, user := range []string{"ada", "grace"} {
 				req := request(user, line(product, demo, "verified"))
@@ -530,8 +537,7 @@ func TestFreshObservationStandsInForTheFulfillsRead(t *testing.T) {
 
 			// Observed active in the mode already: a fresh fulfill writes
 			// nothing and grants nothing.
-			_, err = w.lms.Enroll(ctx, lms.EnrollRequest{Username: "linus", CourseID: demo, Mode: "verified"})
-			require.NoError(t, err)
+			w.enrolledElsewhere("linus", "verified")
 			req := request("linus", line(product, demo, "verified"))
 			req.Prior, req.PriorFresh = observe(t, m, req), true
 			r := requireOK(t, m.Fulfill(ctx, req))
@@ -546,8 +552,7 @@ func TestFreshObservationStandsInForTheFulfillsRead(t *testing.T) {
 func TestFreshObservationOfAnOrderByEmailStillReads(t *testing.T) {
 	w := newWorld(t, false)
 	seat := w.module("seat")
-	_, err := w.lms.Enroll(ctx, lms.EnrollRequest{Username: "ada", CourseID: demo, Mode: "audit"})
-	require.NoError(t, err)
+	w.enrolledElsewhere("ada", "audit")
 	req := request("ada", line("seat", demo, "verified"))
 	req.User.Username = ""
 	req.Prior, req.PriorFresh = observe(t, seat, req), true
