@@ -167,8 +167,12 @@ func (w *orderRun) currentDetails() string {
 			}
 			rows++
 			errType, msg := "", ""
-			if l.Result != nil && !l.Result.OK() && l.State != contract.LinePending && l.State != contract.LineFulfilling {
-				errType, msg = string(l.Result.ErrorType), l.Result.Message
+			failure := w.lineFailure(l)
+			switch {
+			case failure != nil && !failure.OK() && l.State != contract.LinePending && l.State != contract.LineFulfilling:
+				errType, msg = string(failure.ErrorType), failure.Message
+			case l.State == contract.LineRevokeFailed:
+				errType, msg = "revoke failed", l.LastError
 			}
 			course := l.CourseID
 			if course == "" {

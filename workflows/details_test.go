@@ -109,3 +109,30 @@ func TestLineSummaries(t *testing.T) {
 	ent := order.Line{ID: "e", ProductType: order.ProductEntitlement, CourseUUID: "0000-uuid", Mode: "verified"}
 	require.Equal(t, "line e · entitlement · grant an entitlement to 0000-uuid as verified", lineSummary(contract.ActionFulfill, ent, 1))
 }
+
+// A line whose revoke failed is explained by its revoke's result — in the
+// current details and in ErrorTypes — not by the fulfillment that went
+// well (or failed differently) before it.
+func TestRevokeFailedLineShowsTheRevokesError(t *testing.T) {
+	o := testOrder(2)
+	w := &orderRun{in: contract.OrderInput{Order: o}, index: map[string]int{"1": 0, "2": 1}}
+	w.lines = []contract.LineStatus{
+		{ID: "1", ProductType: o.Lines[0].ProductType, CourseID: o.Lines[0].CourseID, State: contract.LineRevokeFailed, RefundID: "R-1",
+			Result: &contract.Result{Status: contract.StatusFailure, ErrorType: "ServerError", Message: "an earlier fulfill attempt"},
+			LastError: "Forbidden: the LMS refused the unenrollment"},
+		{ID: "2", ProductType: o.Lines[1].ProductType, CourseID: "course-v1:edX+Other+2026", State: contract.LineRevokeFailed, RefundID: "R-2",
+			Result: &contract.Result{Status: contract.StatusSuccess}, LastError: "child workflow execution error"},
+	}
+	w.refunds = []contract.RefundStatus{
+		{RefundID: "R-1", State: contract.RefundCompleted, Lines: []contract.RefundLine{{ID: "1", State: contract.LineRevokeFailed,
+			Result: &contract.Result{Status: contract.StatusFailure, ErrorType: "Forbidden", Message: "the LMS refused the unenrollment"}}}},
+		{RefundID: "R-2", State: contract.RefundCompleted, Lines: []contract.RefundLine{{ID: "2", State: contract.LineRevokeFailed}}},
+	}
+	courses, types := w.failureAttrs()
+	require.Equal(t, []string{"course-v1:edX+DemoX+Demo_Course", "course-v1:edX+Other+2026"}, courses)
+	require.Equal(t, []string{"Forbidden"}, types, "the revoke's error type, not the fulfillment's")
+	d := w.currentDetails()
+	require.Contains(t, d, "| revoke_failed | **Forbidden**: the LMS refused the unenrollment |", d)
+	require.Contains(t, d, "| revoke_failed | **revoke failed**: child workflow execution error |", d)
+	require.NotContains(t, d, "an earlier fulfill attempt")
+}

@@ -125,8 +125,8 @@ func (w *orderRun) failureAttrs() (courses, types []string) {
 		}
 		if needs || l.State == contract.LineRetrying {
 			t := ""
-			if l.Result != nil {
-				t = string(l.Result.ErrorType)
+			if r := w.lineFailure(l); r != nil {
+				t = string(r.ErrorType)
 			}
 			if t != "" && !slices.Contains(types, t) {
 				types, _ = contract.AppendKeyword(types, t)
@@ -136,6 +136,24 @@ func (w *orderRun) failureAttrs() (courses, types []string) {
 	slices.Sort(courses)
 	slices.Sort(types)
 	return courses, types
+}
+
+// lineFailure is the result that says why a line needs a person or is
+// being retried: for a line whose revoke failed, its refund's revoke result
+// (nil when the revoke workflow itself failed: the line's last error says
+// why), not the fulfillment's; else the line's result.
+func (w *orderRun) lineFailure(l contract.LineStatus) *contract.Result {
+	if l.State != contract.LineRevokeFailed {
+		return l.Result
+	}
+	if r := w.findRefund(l.RefundID); r != nil {
+		for _, rl := range r.Lines {
+			if rl.ID == l.ID {
+				return rl.Result
+			}
+		}
+	}
+	return nil
 }
 
 // keywords sets a keyword list search attribute, or unsets it when empty.
