@@ -118,7 +118,7 @@ func TestRevokeFailedLineShowsTheRevokesError(t *testing.T) {
 	w := &orderRun{in: contract.OrderInput{Order: o}, index: map[string]int{"1": 0, "2": 1}}
 	w.lines = []contract.LineStatus{
 		{ID: "1", ProductType: o.Lines[0].ProductType, CourseID: o.Lines[0].CourseID, State: contract.LineRevokeFailed, RefundID: "R-1",
-			Result: &contract.Result{Status: contract.StatusFailure, ErrorType: "ServerError", Message: "an earlier fulfill attempt"},
+			Result:    &contract.Result{Status: contract.StatusFailure, ErrorType: "ServerError", Message: "an earlier fulfill attempt"},
 			LastError: "Forbidden: the LMS refused the unenrollment"},
 		{ID: "2", ProductType: o.Lines[1].ProductType, CourseID: "course-v1:edX+Other+2026", State: contract.LineRevokeFailed, RefundID: "R-2",
 			Result: &contract.Result{Status: contract.StatusSuccess}, LastError: "child workflow execution error"},
