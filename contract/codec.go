@@ -148,13 +148,14 @@ type wireRevokeInput struct {
 	Options     Options      `json:"options"`
 	Retry       int          `json:"retry,omitempty"`
 	WorkflowID  string       `json:"workflow_id,omitempty"`
+	Flow        int          `json:"flow,omitempty"`
 }
 
 // MarshalJSON writes the compact wire form (see LineTable).
 func (in RevokeInput) MarshalJSON() ([]byte, error) {
 	t := RevokeTable(in.Lines)
 	return json.Marshal(wireRevokeInput{OrderNumber: in.OrderNumber, User: in.User, RefundID: in.RefundID,
-		LineTable: &t, Options: in.Options, Retry: in.Retry, WorkflowID: in.WorkflowID})
+		LineTable: &t, Options: in.Options, Retry: in.Retry, WorkflowID: in.WorkflowID, Flow: in.Flow})
 }
 
 // UnmarshalJSON reads the compact or the plain form.
@@ -171,7 +172,7 @@ func (in *RevokeInput) UnmarshalJSON(b []byte) error {
 		}
 	}
 	*in = RevokeInput{OrderNumber: w.OrderNumber, User: w.User, RefundID: w.RefundID, Lines: lines,
-		Options: w.Options, Retry: w.Retry, WorkflowID: w.WorkflowID}
+		Options: w.Options, Retry: w.Retry, WorkflowID: w.WorkflowID, Flow: w.Flow}
 	return nil
 }
 

@@ -57,6 +57,9 @@ type LateRefundsInput struct {
 	Until time.Time `json:"until"`
 	// Seq numbers the retries of failed revokes, across runs.
 	Seq int `json:"seq,omitempty"`
+	// Flow is the behaviour the workflow follows (see CurrentFlow); 0 for
+	// inputs of earlier versions.
+	Flow int `json:"flow,omitempty"`
 }
 
 // RevokeLine is one line a RevokeWorkflow revokes; PlanRevoke builds it.
@@ -93,6 +96,9 @@ type RevokeInput struct {
 	// after it. Empty in inputs of earlier versions, whose ID was
 	// LegacyRefundWorkflowID (with "~retry-<n>" for a retry).
 	WorkflowID string `json:"workflow_id,omitempty"`
+	// Flow is its order's flow (see CurrentFlow); 0 for inputs of earlier
+	// versions.
+	Flow int `json:"flow,omitempty"`
 }
 
 // RevokeWorkflowID is the ID the RevokeWorkflow of in runs under.

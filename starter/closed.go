@@ -108,7 +108,8 @@ func (s *Starter) lateInput(ctx context.Context, number string, c closedOrder) (
 	if err != nil {
 		return contract.LateRefundsInput{}, err
 	}
-	return contract.LateRefundsInput{Order: in.Order, Options: in.Options, Base: c.doc, Until: c.closedAt.Add(contract.LateRefundWindow)}, nil
+	return contract.LateRefundsInput{Order: in.Order, Options: in.Options, Base: c.doc, Until: c.closedAt.Add(contract.LateRefundWindow),
+		Flow: contract.CurrentFlow}, nil
 }
 
 // errLateClosed is the answer to a request a closed order can no longer take.

@@ -71,7 +71,7 @@ func OrderWorkflow(ctx workflow.Context, in contract.OrderInput) (contract.Statu
 // It stays open until every line is refunded and nothing waits for an
 // operator, or until in.Until.
 func LateRefundsWorkflow(ctx workflow.Context, in contract.LateRefundsInput) (contract.StatusDocument, error) {
-	w := newOrderRun(ctx, contract.OrderInput{Order: in.Order, Options: in.Options, Carry: &contract.OrderCarry{
+	w := newOrderRun(ctx, contract.OrderInput{Order: in.Order, Options: in.Options, Flow: in.Flow, Carry: &contract.OrderCarry{
 		Lines: in.Base.Lines, Refunds: in.Base.Refunds, Deadline: in.Until, Seq: in.Seq, IgnoredRequests: in.Base.IgnoredRequests,
 	}})
 	w.late = true
@@ -191,7 +191,7 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 		logger.Info("history is long, continuing as new")
 		if w.late {
 			return contract.StatusDocument{}, workflow.NewContinueAsNewError(ctx, contract.WorkflowLateRefunds, contract.LateRefundsInput{
-				Order: in.Order, Options: in.Options, Base: w.snapshot(true), Until: w.deadline, Seq: w.seq,
+				Order: in.Order, Options: in.Options, Base: w.snapshot(true), Until: w.deadline, Seq: w.seq, Flow: in.Flow,
 			})
 		}
 		return contract.StatusDocument{}, workflow.NewContinueAsNewError(ctx, contract.WorkflowOrder, contract.OrderInput{

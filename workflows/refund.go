@@ -82,7 +82,7 @@ func (w *orderRun) refund(ctx workflow.Context, refundID string, ids []string) c
 			}
 			return true
 		})
-		in := contract.RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: refundID, Options: w.in.Options}
+		in := contract.RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: refundID, Options: w.in.Options, Flow: w.in.Flow}
 		r := w.findRefund(refundID)
 		for i, id := range ids {
 			l := w.line(id)
@@ -161,7 +161,7 @@ func (w *orderRun) revokeAgain(ctx workflow.Context, ids []string) {
 		byRefund[rid] = append(byRefund[rid], id)
 	}
 	for _, rid := range refunds {
-		in := contract.RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: rid, Options: w.in.Options}
+		in := contract.RevokeInput{OrderNumber: w.in.Order.Number, User: w.in.Order.User, RefundID: rid, Options: w.in.Options, Flow: w.in.Flow}
 		r := w.findRefund(rid)
 		r.State = contract.RefundRevoking
 		pos := linePositions(r)
