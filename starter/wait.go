@@ -23,27 +23,17 @@ func (s *Starter) WaitSettled(ctx context.Context, number string, wait time.Dura
 	if err != nil || st.Settled() || st.Closed || wait <= 0 {
 		return st, err == nil && st.Settled(), err
 	}
-	return s.awaitSettled(ctx, number, wait)
+	return s.WaitNewSettled(ctx, number, wait)
 }
 
 // WaitNewSettled is WaitSettled for an order the caller has just started:
-// it cannot have settled yet, so the wait begins at once, without reading
-// the status first.
+// it cannot have settled yet, so the wait-settled update goes out at once,
+// without a status read first. An order the update says has settled runs
+// nothing that only the server knows of (no line is fulfilling or
+// retrying), so its document is the one the update answered (small
+// orders) or the status query's answer alone; otherwise, or when the
+// update could not answer, it is read as Status reads it.
 func (s *Starter) WaitNewSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error) {
-	if wait <= 0 {
-		st, err := s.Status(ctx, number)
-		return st, err == nil && st.Settled(), err
-	}
-	return s.awaitSettled(ctx, number, wait)
-}
-
-// awaitSettled sends the wait-settled update and reads the document after
-// it. An order the update says has settled runs nothing that only the
-// server knows of (no line is fulfilling or retrying), so its document is
-// the one the update answered (small orders) or the status query's answer
-// alone; otherwise, or when the update could not answer, it is read as
-// Status reads it.
-func (s *Starter) awaitSettled(ctx context.Context, number string, wait time.Duration) (contract.StatusDocument, bool, error) {
 	id := contract.OrderWorkflowID(number)
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()

@@ -32,7 +32,7 @@ func (w *orderRun) fulfill(ctx workflow.Context, ids []string) {
 	w.publish(ctx)
 	workflow.Go(ctx, func(ctx workflow.Context) {
 		defer func() { w.active-- }()
-		spec := runSpec{action: contract.ActionFulfill, observe: w.versions.observe, live: w.versions.liveReports, run: run, childPrefix: prefix, flow: w.in.Flow}
+		spec := runSpec{action: contract.ActionFulfill, observe: w.versions.observe, live: w.versions.liveReports, run: run, childPrefix: prefix, flow: w.in.Flow, lean: w.versions.lean}
 		runItems(ctx, w.opts, w.in.Order.Number, w.in.Order.User, spec, items, lineHooks{
 			queued: func(id string, stop func()) bool {
 				if w.line(id).RefundID != "" {

@@ -15,9 +15,6 @@ import (
 // from 9 upserts to 2.
 const changeLeanStart = "lean-start"
 
-// leanKey marks a lean run's context, for code that reads versions itself.
-type leanKey struct{}
-
 // readLeanVersions reports, for a run that starts lean, the versions it
 // follows; ok is false for runs that started before the change.
 //
@@ -35,20 +32,6 @@ func readLeanVersions(ctx workflow.Context) (_ orderVersions, ok bool) {
 func leanVersions(v workflow.Version) orderVersions {
 	return orderVersions{lean: true, refundingState: true, tildeRefundIDs: true, observe: observeLocal,
 		liveReports: true, awaitAccount: true, failureAttrs: v >= 2}
-}
-
-// withLean marks ctx as a lean run's.
-func withLean(ctx workflow.Context, v orderVersions) workflow.Context {
-	if !v.lean {
-		return ctx
-	}
-	return workflow.WithValue(ctx, leanKey{}, true)
-}
-
-// isLean reports whether ctx is a lean run's.
-func isLean(ctx workflow.Context) bool {
-	lean, _ := ctx.Value(leanKey{}).(bool)
-	return lean
 }
 
 // startSetAttributes reports whether a lean run's start already set the

@@ -27,18 +27,26 @@ type lineRun struct {
 	ObservedAt time.Time
 }
 
+// lineStep is one module action on a line, and how to schedule it.
+type lineStep struct {
+	action contract.Action
+	// local runs the action's first attempt as a local activity: on this
+	// worker, its result recorded as a marker, with no task for the
+	// server to schedule (for the read-only observation).
+	local bool
+	// lean: readable activity IDs without reading line-activity-ids.
+	lean bool
+}
+
 // runLineAction runs one module action for one line until it succeeds, fails
 // permanently, or its transient errors outlast the retry horizon. Retries are
 // Temporal's: a first attempt, then, once the line is shown as retrying with
 // that attempt's error and after the backoff (or the LMS's Retry-After), one
 // long round of attempts bounded by the horizon. Each round costs a handful
 // of history events however many attempts it makes.
-//
-// local runs the action's first attempt as a local activity: on this
-// worker, its result recorded as a marker, with no task for the server to
-// schedule (for the read-only observation).
-func runLineAction(ctx workflow.Context, opts contract.Options, action contract.Action, local bool, in activities.LineInput,
+func runLineAction(ctx workflow.Context, opts contract.Options, step lineStep, in activities.LineInput,
 	retrying func(contract.Result, int)) lineRun {
+	action := step.action
 	started := workflow.Now(ctx)
 	policy := &temporal.RetryPolicy{
 		InitialInterval:    opts.InitialRetryInterval,
@@ -81,7 +89,7 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 		}
 		var out activities.LineOutcome
 		var err error
-		if local && round == 1 {
+		if step.local && round == 1 {
 			// Only the first attempt: a long round of retries runs as an
 			// activity, whose live attempts the server shows (see the
 			// starter's pending attempts).
@@ -94,7 +102,7 @@ func runLineAction(ctx workflow.Context, opts contract.Options, action contract.
 			// A readable activity ID lets the API match a pending attempt
 			// (its live attempt count and last failure) to its line; runs
 			// of older code keep the SDK's default.
-			ao.ActivityID = lineActivityID(ctx, action, in.Line.ID, round)
+			ao.ActivityID = lineActivityID(ctx, step.lean, action, in.Line.ID, round)
 			// What the Web UI shows on the activity instead of its type
 			// alone (user metadata: replay does not compare it).
 			ao.Summary = lineSummary(action, in.Line, round)
@@ -182,9 +190,9 @@ var sdkDefaultActivityIDBuilds = map[string]bool{
 // lineActivityID is the ID to schedule one round of one action on one line
 // with: contract.LineActivityID, or "" (the SDK's default) in a run without
 // the line-activity-ids marker whose current workflow task was completed by
-// a build of the time before readable IDs.
-func lineActivityID(ctx workflow.Context, action contract.Action, lineID string, round int) string {
-	if !isLean(ctx) && workflow.GetVersion(ctx, changeLineActivityIDs, workflow.DefaultVersion, 1) == workflow.DefaultVersion &&
+// a build of the time before readable IDs. A lean run does not read it.
+func lineActivityID(ctx workflow.Context, lean bool, action contract.Action, lineID string, round int) string {
+	if !lean && workflow.GetVersion(ctx, changeLineActivityIDs, workflow.DefaultVersion, 1) == workflow.DefaultVersion &&
 		sdkDefaultActivityIDBuilds[workflow.GetInfo(ctx).GetCurrentBuildID()] {
 		return ""
 	}

@@ -83,7 +83,6 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	// order's status and search attributes follow its lines live (batches
 	// of runs from before live reports only hand over stopped lines).
 	flowed, hasFlow := flowVersions(in.Flow)
-	ctx = withLean(ctx, flowed)
 	live := in.Action == contract.ActionFulfill && parent != nil && in.LiveReports &&
 		(hasFlow && flowed.liveReports || !hasFlow && workflow.GetVersion(ctx, changeBatchLiveReports, workflow.DefaultVersion, 1) == 1)
 	var queued []LineOutcome
@@ -154,7 +153,7 @@ func LinesWorkflow(ctx workflow.Context, in LinesInput) ([]LineOutcome, error) {
 	default:
 		observe = readObserveMode(ctx)
 	}
-	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: in.Action, observe: observe, run: in.Run}, in.Items, lineHooks{
+	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: in.Action, observe: observe, run: in.Run, lean: flowed.lean}, in.Items, lineHooks{
 		queued: func(id string, stop func()) bool { stops[id] = stop; return true },
 		retrying: func(id string, r contract.Result, attempts int) {
 			if live {

@@ -112,7 +112,6 @@ func (w *orderRun) run(ctx workflow.Context) (contract.StatusDocument, error) {
 	// Before any handler: an update delivered with the start runs as soon
 	// as its handler is set, and must follow this run's versions.
 	w.versions = readOrderVersions(ctx, in.Flow)
-	ctx = withLean(ctx, w.versions)
 
 	if err := workflow.SetQueryHandlerWithOptions(ctx, contract.QueryStatus, func() (contract.StatusDocument, error) { return w.snapshot(false), nil },
 		workflow.QueryHandlerOptions{Description: descStatus}); err != nil {

@@ -37,10 +37,6 @@ func (w *orderRun) validateRefund(req contract.RefundRequest) error {
 }
 
 func (w *orderRun) handleRefund(ctx workflow.Context, req contract.RefundRequest) (contract.RefundResult, error) {
-	// The SDK hands an update handler a context of its own: mark it as
-	// this run's (a lean run's line activities take readable IDs without
-	// reading line-activity-ids).
-	ctx = withLean(ctx, w.versions)
 	ids, dup, err := w.resolveRefund(req)
 	if err != nil {
 		return contract.RefundResult{}, asApplicationError(err)

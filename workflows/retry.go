@@ -65,10 +65,6 @@ func (w *orderRun) validateRetry(req contract.RetryRequest) error {
 }
 
 func (w *orderRun) handleRetry(ctx workflow.Context, req contract.RetryRequest) (contract.RetryResult, error) {
-	// The SDK hands an update handler a context of its own: mark it as
-	// this run's (a lean run's line activities take readable IDs without
-	// reading line-activity-ids).
-	ctx = withLean(ctx, w.versions)
 	ids, err := w.resolveRetry(req)
 	if err != nil {
 		return contract.RetryResult{}, asApplicationError(err)

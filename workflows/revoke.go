@@ -19,7 +19,6 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 	// A revoke of an order with a flow follows it: its line activities take
 	// readable IDs without reading line-activity-ids.
 	flowed, _ := flowVersions(in.Flow)
-	ctx = withLean(ctx, flowed)
 	if err := workflow.UpsertTypedSearchAttributes(ctx, contract.OrderNumberKey.ValueSet(in.OrderNumber)); err != nil {
 		workflow.GetLogger(ctx).Warn("upsert search attributes", "error", err)
 	}
@@ -44,7 +43,7 @@ func RevokeWorkflow(ctx workflow.Context, in contract.RevokeInput) (contract.Rev
 	// Batches are named after this workflow, which may be a retry of the
 	// refund with an ID of its own.
 	prefix := in.RevokeWorkflowID()
-	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: contract.ActionRevoke, childPrefix: prefix, flow: in.Flow}, items, lineHooks{done: func(out LineOutcome) {
+	runItems(ctx, opts, in.OrderNumber, in.User, runSpec{action: contract.ActionRevoke, childPrefix: prefix, flow: in.Flow, lean: flowed.lean}, items, lineHooks{done: func(out LineOutcome) {
 		i, ok := pos[out.ID]
 		if !ok {
 			return

@@ -26,6 +26,9 @@ type runSpec struct {
 	childPrefix string
 	// flow is the order's flow, handed to its batches (0: none).
 	flow int
+	// lean: the run takes readable line activity IDs without reading
+	// line-activity-ids (lean and flow runs).
+	lean bool
 }
 
 // lineHooks lets the caller of runItems follow and steer each line.
@@ -77,7 +80,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 			// failed attempts and the fulfill's attempts.
 			failedReads := 0
 			if observe != observeNone && in.Prior == nil {
-				obs := runLineAction(ctx, opts, contract.ActionObserve, observe == observeLocal, in, retrying)
+				obs := runLineAction(ctx, opts, lineStep{action: contract.ActionObserve, local: observe == observeLocal, lean: spec.lean}, in, retrying)
 				if !obs.Result.OK() {
 					out := LineOutcome{ID: item.Line.ID, Result: obs.Result, Attempts: obs.Attempts, Run: spec.run}
 					if obs.Canceled {
@@ -96,7 +99,7 @@ func runItems(ctx workflow.Context, opts contract.Options, number string, user o
 					in.Prior = map[string]string{}
 				}
 			}
-			run := runLineAction(ctx, opts, action, false, in, retrying)
+			run := runLineAction(ctx, opts, lineStep{action: action, lean: spec.lean}, in, retrying)
 			out := LineOutcome{ID: item.Line.ID, Result: run.Result, Attempts: failedReads + run.Attempts, Prior: in.Prior, Run: spec.run}
 			if run.Canceled && !run.Result.OK() {
 				out = canceled(item.Line.ID)
