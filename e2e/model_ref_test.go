@@ -332,28 +332,9 @@ func genSeq(seed int64) *mSeq {
 				s.Courses = append(s.Courses, mCourse{Sym: fmt.Sprintf("C%d", len(s.Courses)+1)})
 				ln.Course = len(s.Courses) - 1
 			}
-			priors := []mEnroll{{}, {Exists: true, Active: true, Mode: "audit"}, {Exists: true, Active: true, Mode: "verified"},
-				{Exists: true, Active: false, Mode: "audit"}, {Exists: true, Active: false, Mode: "verified"}}
-			switch ln.Product {
-			case order.ProductSeat:
-				ln.Mode = []string{"audit", "verified"}[pick(35, 65)]
-				if lr.hasAccount() {
-					ln.Prior = priors[pick(45, 20, 15, 10, 10)]
-				}
-				if !ln.Prior.Exists && !o.Direct {
-					ln.Cause = mCause(pick(76, 12, 12))
-				}
-			case order.ProductUpgrade:
-				// Upgrades of an active enrollment only: with no active
-				// enrollment the upgrade module's documented revoke
-				// ("back to audit") is not "the state before the order".
-				ln.Mode = "verified"
-				ln.Prior = priors[pick(0, 75, 25, 0, 0)]
-			case order.ProductEntitlement:
-				ln.Mode = []string{"", "verified"}[r.IntN(2)]
-				if lr.hasAccount() {
-					ln.Prior = priors[pick(70, 15, 5, 5, 5)]
-				}
+			ln.Mode, ln.Prior = dice.ModeAndPrior(ln.Product, lr.hasAccount())
+			if ln.Product == order.ProductSeat && !ln.Prior.Exists && !o.Direct {
+				ln.Cause = mCause(pick(76, 12, 12))
 			}
 			o.Lines = append(o.Lines, ln)
 		}

@@ -162,8 +162,6 @@ func newPlan(seed int64, n int, run string) *plan {
 		refundN++
 		return &refund{ID: fmt.Sprintf("R%d", refundN), Lines: lines, Dup: pct(25)}
 	}
-	priors := []ledger.Enroll{{}, {Exists: true, Active: true, Mode: "audit"}, {Exists: true, Active: true, Mode: "verified"},
-		{Exists: true, Mode: "audit"}, {Exists: true, Mode: "verified"}}
 	for i := range n {
 		name := fmt.Sprintf("chx%sn%d", run, i+1)
 		o := &orderPlan{Number: fmt.Sprintf("CHX-%s-%d", run, i+1),
@@ -182,12 +180,8 @@ func newPlan(seed int64, n int, run string) *plan {
 			if ln.Product != order.ProductDonation {
 				ln.Course = p.Pool[perm[li]]
 			}
-			switch ln.Product {
-			case order.ProductSeat:
-				ln.Mode = []string{"audit", "verified"}[pick(35, 65)]
-				if lr.hasAccount() {
-					ln.Prior = priors[pick(45, 20, 15, 10, 10)]
-				}
+			ln.Mode, ln.Prior = dice.ModeAndPrior(ln.Product, lr.hasAccount())
+			if ln.Product == order.ProductSeat {
 				if !ln.Prior.Exists {
 					ln.Cause = cause(pick(90, 5, 5))
 				}
@@ -200,16 +194,6 @@ func newPlan(seed int64, n int, run string) *plan {
 					p.Closed = append(p.Closed, ln.Course)
 				}
 				ln.Fix = ln.Cause != causeNone && pct(70)
-			case order.ProductUpgrade:
-				// Upgrades of an active enrollment (the module's revoke goes
-				// back to the mode before).
-				ln.Mode = "verified"
-				ln.Prior = priors[pick(0, 75, 25, 0, 0)]
-			case order.ProductEntitlement:
-				ln.Mode = []string{"", "verified"}[r.IntN(2)]
-				if lr.hasAccount() {
-					ln.Prior = priors[pick(70, 15, 5, 5, 5)]
-				}
 			}
 			o.Lines = append(o.Lines, ln)
 		}
