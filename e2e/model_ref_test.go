@@ -20,30 +20,15 @@ import (
 // ---------------------------------------------------------------------------
 // A sequence: learners, courses, orders and the operations on them.
 
-// mKind is how a learner exists in the LMS and how orders name them.
-type mKind int
+// mKind is how a learner stands with the LMS (see ledger.Kind).
+type mKind = ledger.Kind
 
 const (
-	// kindAccount has an LMS account; orders name the username (and
-	// sometimes the email too).
-	kindAccount mKind = iota
-	// kindAccountByEmail has an account; orders name only the email (the
-	// LMS client looks the learner up by email).
-	kindAccountByEmail
-	// kindNewByEmail has no account; orders name only the email. The
-	// shared stack's sandbox auto-registers (stack.Config.LMSAutoRegister)
-	// and the LMS client does not pre-enroll (PreEnrollByEmail is off), so
-	// the first enrollment write registers the learner, with the email's
-	// local part as username, and enrolls them: no enrollment_allowed.
-	kindNewByEmail
-	// kindNewByUsername has no account; orders name a username, which the
-	// sandbox registers on first use.
-	kindNewByUsername
+	kindAccount        = ledger.KindAccount
+	kindAccountByEmail = ledger.KindAccountByEmail
+	kindNewByEmail     = ledger.KindNewByEmail
+	kindNewByUsername  = ledger.KindNewByUsername
 )
-
-func (k mKind) String() string {
-	return [...]string{"account", "account, order by email only", "no account, order by email only", "no account, order by username"}[k]
-}
 
 // mLearner is one learner of a sequence.
 type mLearner struct {
@@ -58,27 +43,12 @@ type mLearner struct {
 }
 
 // orderUser is the learner as their orders name them.
-func (l *mLearner) orderUser() order.User {
-	switch l.Kind {
-	case kindAccount:
-		u := order.User{Username: l.Name}
-		if l.OrderEmail {
-			u.Email = l.Email
-		}
-		return u
-	case kindNewByUsername:
-		return order.User{Username: l.Name}
-	default:
-		return order.User{Email: l.Email}
-	}
-}
+func (l *mLearner) orderUser() order.User { return l.Kind.OrderUser(l.Name, l.Email, l.OrderEmail) }
 
-func (l *mLearner) hasAccount() bool { return l.Kind == kindAccount || l.Kind == kindAccountByEmail }
+func (l *mLearner) hasAccount() bool { return l.Kind.HasAccount() }
 
 // namedByUsername: the entitlement module needs the username.
-func (l *mLearner) namedByUsername() bool {
-	return l.Kind == kindAccount || l.Kind == kindNewByUsername
-}
+func (l *mLearner) namedByUsername() bool { return l.Kind.NamedByUsername() }
 
 // mEnroll is an enrollment as far as access goes (the shared ledger
 // model's).

@@ -181,9 +181,4 @@ func enrollText(e *sandbox.EnrollmentView) string {
 	return "inactive " + e.Mode + " (" + itoa(e.Writes) + " writes)"
 }
 
-func (k kind) String() string {
-	return [...]string{"account, ordered by username", "account, ordered by email", "no account, ordered by email",
-		"no account, ordered by username"}[k]
-}
-
 func itoa(n int) string { return strconv.Itoa(n) }

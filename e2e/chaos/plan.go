@@ -9,22 +9,14 @@ import (
 	"github.com/coursefulfill/fulfillment/order"
 )
 
-// kind is how a learner exists in the LMS and how their order names them.
-type kind int
+// kind is how a learner stands with the LMS (see ledger.Kind).
+type kind = ledger.Kind
 
 const (
-	// kindAccount has an LMS account; the order names the username (and
-	// sometimes the email too).
-	kindAccount kind = iota
-	// kindAccountByEmail has an account; the order names only the email.
-	kindAccountByEmail
-	// kindNewByEmail has no account; the order names only the email. The
-	// sandbox registers the learner on the first enrollment write, with
-	// the email's local part as username (the workers do not pre-enroll).
-	kindNewByEmail
-	// kindNewByUsername has no account; the order names a username, which
-	// the sandbox registers on first use.
-	kindNewByUsername
+	kindAccount        = ledger.KindAccount
+	kindAccountByEmail = ledger.KindAccountByEmail
+	kindNewByEmail     = ledger.KindNewByEmail
+	kindNewByUsername  = ledger.KindNewByUsername
 )
 
 // learner is an order's learner. Name is the LMS username.
@@ -34,23 +26,11 @@ type learner struct {
 	OrderEmail  bool
 }
 
-func (l *learner) hasAccount() bool { return l.Kind == kindAccount || l.Kind == kindAccountByEmail }
+func (l *learner) hasAccount() bool { return l.Kind.HasAccount() }
 
-func (l *learner) namedByUsername() bool { return l.Kind == kindAccount || l.Kind == kindNewByUsername }
+func (l *learner) namedByUsername() bool { return l.Kind.NamedByUsername() }
 
-func (l *learner) orderUser() order.User {
-	switch l.Kind {
-	case kindAccount:
-		u := order.User{Username: l.Name}
-		if l.OrderEmail {
-			u.Email = l.Email
-		}
-		return u
-	case kindNewByUsername:
-		return order.User{Username: l.Name}
-	}
-	return order.User{Email: l.Email}
-}
+func (l *learner) orderUser() order.User { return l.Kind.OrderUser(l.Name, l.Email, l.OrderEmail) }
 
 // cause is why a seat fails for good until an operator fixes it.
 type cause int
