@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -31,15 +30,14 @@ type Reconciler struct {
 	Client  client.Client
 	Starter *starter.Starter
 	Modules ModuleSource
-	// DataConverter decodes orders' inputs read from history; nil is the
-	// SDK's default. It must match the client's.
-	DataConverter converter.DataConverter
-	Limiter       *rate.Limiter
-	Logger        *zap.Logger
+	Limiter *rate.Limiter
+	Logger  *zap.Logger
 }
 
 // NewReconciler returns a Reconciler reading at most perSecond lines a
-// second from the LMS (DefaultReconcileRate when not positive).
+// second from the LMS (DefaultReconcileRate when not positive). dc decodes
+// orders' inputs read from history (nil: the SDK's default); it must match
+// the client's.
 func NewReconciler(c client.Client, dc converter.DataConverter, mods ModuleSource, perSecond float64, log *zap.Logger) *Reconciler {
 	if perSecond <= 0 {
 		perSecond = DefaultReconcileRate
@@ -50,7 +48,7 @@ func NewReconciler(c client.Client, dc converter.DataConverter, mods ModuleSourc
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Reconciler{Client: c, Starter: starter.New(c, starter.Config{DataConverter: dc}), Modules: mods, DataConverter: dc,
+	return &Reconciler{Client: c, Starter: starter.New(c, starter.Config{DataConverter: dc}), Modules: mods,
 		Limiter: rate.NewLimiter(rate.Limit(perSecond), 1), Logger: log}
 }
 
@@ -89,10 +87,11 @@ func (r *Reconciler) ReconcileReadOrder(ctx context.Context, number string) (con
 	if err != nil {
 		return contract.ReconcileOrder{}, fmt.Errorf("status of order %s: %w", number, err)
 	}
-	o, err := r.orderOf(ctx, number)
+	in, err := r.Starter.OrderInput(ctx, number)
 	if err != nil {
-		return contract.ReconcileOrder{}, err
+		return contract.ReconcileOrder{}, fmt.Errorf("input of order %s: %w", number, err)
 	}
+	o := in.Order
 	lines := make(map[string]order.Line, len(o.Lines))
 	for _, l := range o.Lines {
 		lines[l.ID] = l
@@ -143,26 +142,4 @@ func (r *Reconciler) observe(ctx context.Context, o order.Order, rl *contract.Re
 		f.ActiveEntitlements = strings.Split(v, ",")
 	}
 	rl.Found = f
-}
-
-// orderOf reads the order an order workflow's latest run was started with.
-func (r *Reconciler) orderOf(ctx context.Context, number string) (order.Order, error) {
-	id := contract.OrderWorkflowID(number)
-	it := r.Client.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	if !it.HasNext() {
-		return order.Order{}, fmt.Errorf("order %s has no history", number)
-	}
-	ev, err := it.Next()
-	if err != nil {
-		return order.Order{}, fmt.Errorf("read history of order %s: %w", number, err)
-	}
-	attrs := ev.GetWorkflowExecutionStartedEventAttributes()
-	if attrs == nil {
-		return order.Order{}, fmt.Errorf("read history of order %s: first event is %s, not a start", number, ev.GetEventType())
-	}
-	var in contract.OrderInput
-	if err := r.DataConverter.FromPayloads(attrs.GetInput(), &in); err != nil {
-		return order.Order{}, fmt.Errorf("decode input of order %s: %w", number, err)
-	}
-	return in.Order, nil
 }

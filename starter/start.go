@@ -166,6 +166,12 @@ func Differences(a, b order.Order) ([]string, error) {
 	return differ, nil
 }
 
+// OrderInput is the input the latest run of order number's workflow
+// started with (the order, its options, and what a continued run carries).
+func (s *Starter) OrderInput(ctx context.Context, number string) (contract.OrderInput, error) {
+	return s.input(ctx, contract.OrderWorkflowID(number), "")
+}
+
 // input reads the OrderInput a workflow run was started with from the first
 // event of its history.
 func (s *Starter) input(ctx context.Context, workflowID, runID string) (contract.OrderInput, error) {
