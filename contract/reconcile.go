@@ -139,8 +139,8 @@ type Expectation struct {
 	Why             string `json:"why,omitempty"`
 }
 
-// Keys the LMS modules record in grants and prior states (the modules
-// package defines them; the activities' tests check they agree).
+// Keys the LMS modules record in grants and prior states: the modules
+// package names them after these.
 const (
 	KeyGrantAction       = "action"
 	KeyPriorExists       = "prior_exists"

@@ -13,22 +13,22 @@ import (
 // Grant keys the LMS modules record on fulfill for their revoke.
 const (
 	// GrantAction is what the fulfill did (an lms.Action* value).
-	GrantAction = "action"
+	GrantAction = contract.KeyGrantAction
 	// GrantPriorMode is the learner's mode before the fulfill ("" if they
 	// had no enrollment).
-	GrantPriorMode = "prior_mode"
+	GrantPriorMode = contract.KeyPriorMode
 	// GrantPriorActive is "true" when the learner was actively enrolled
 	// before the fulfill.
-	GrantPriorActive = "prior_active"
+	GrantPriorActive = contract.KeyPriorActive
 	// GrantPreEnrolled is "true" when the learner had no account and an
 	// enrollment_allowed was created for their email.
 	GrantPreEnrolled = "pre_enrolled"
 	// GrantEntitlementUUID is the entitlement an entitlement fulfill made
 	// or found.
-	GrantEntitlementUUID = "entitlement_uuid"
+	GrantEntitlementUUID = contract.KeyEntitlementUUID
 	// GrantCreated is "true" when the entitlement was made for the order
 	// ("false": it existed before, see Entitlement.Fulfill).
-	GrantCreated = "created"
+	GrantCreated = contract.KeyGrantCreated
 )
 
 // ErrorTypeInvalidLine marks a line a module cannot act on (missing course,

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms"
 )
 
@@ -18,7 +19,7 @@ import (
 const (
 	// PriorExists is "true" when the learner had an enrollment (active or
 	// not) in the course run.
-	PriorExists = "prior_exists"
+	PriorExists = contract.KeyPriorExists
 	// PriorActive is "true" when that enrollment was active.
 	PriorActive = GrantPriorActive
 	// PriorMode is its mode; absent when there was no enrollment.
@@ -30,7 +31,7 @@ const (
 	PriorAllowed = "prior_allowed"
 	// PriorEntitlements lists, comma-separated, the UUIDs of the learner's
 	// active entitlements to the line's course ("" for none).
-	PriorEntitlements = "prior_entitlements"
+	PriorEntitlements = contract.KeyPriorEntitlements
 )
 
 // observed reports whether an enrollment grant or observation carries the
