@@ -1,6 +1,10 @@
 package contract
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/coursefulfill/fulfillment/order"
+)
 
 // RetryRequest is the payload of the retry signal and update. An empty list
 // retries every failed line.
@@ -29,7 +33,7 @@ type RefundResult struct {
 }
 
 // MaxRefundIDLength bounds a refund id: it becomes part of a workflow ID.
-const MaxRefundIDLength = 64
+const MaxRefundIDLength = order.MaxRefundIDLength
 
 // ValidateRefundID checks a refund id's shape: it becomes part of a workflow
 // ID. The error is a *Rejection of type ErrorTypeBadRequest.

@@ -35,18 +35,21 @@ const (
 )
 
 var (
-	refundIDPattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	productTypePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-	skuPattern         = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._:/#+()-]{0,99}$`)
+	// idPattern is the shape of line ids, refund ids and product types
+	// (MaxLineIDLength, MaxRefundIDLength, MaxProductTypeLength: 64).
+	idPattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	skuPattern = regexp.MustCompile(`^[\p{L}\p{N}][\p{L}\p{N} ._:/#+()-]{0,99}$`)
 )
 
 // IsLineID reports whether s can be a line id: 1-64 letters, digits or
 // ._-, starting with a letter or digit.
-func IsLineID(s string) bool { return lineIDPattern.MatchString(s) }
+func IsLineID(s string) bool { return idPattern.MatchString(s) }
 
 // IsRefundID reports whether s can be a refund id: 1-64 letters, digits or
-// ._-, starting with a letter or digit.
-func IsRefundID(s string) bool { return refundIDPattern.MatchString(s) }
+// ._-, starting with a letter or digit. It is the edge's rule, stricter than
+// contract.ValidateRefundID (which workflows apply to what reaches them,
+// including signals, and which also takes a leading '.', '_' or '-').
+func IsRefundID(s string) bool { return idPattern.MatchString(s) }
 
 // IsUsername reports whether s can be an LMS username: 2-150 letters,
 // digits or _.@+-, at least one of them a letter or digit.

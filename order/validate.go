@@ -29,7 +29,6 @@ func (e *ValidationError) Error() string {
 
 var (
 	numberPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$`)
-	lineIDPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 	usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.@+-]{2,150}$`)
 	// Course run keys: course-v1:Org+Course+Run (current) or Org/Course/Run (old).
 	courseRunPattern = regexp.MustCompile(`^(course-v1:[A-Za-z0-9_.~-]+\+[A-Za-z0-9_.~-]+\+[A-Za-z0-9_.~-]+|[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+/[A-Za-z0-9_.~-]+)$`)
@@ -147,7 +146,7 @@ func (o *Order) Validate(mapped func(productType string) bool) error {
 		switch {
 		case l.ID == "":
 			add(p+".id", "is required")
-		case !lineIDPattern.MatchString(l.ID):
+		case !IsLineID(l.ID):
 			add(p+".id", "must be 1-64 letters, digits or ._-")
 		case seen[l.ID]:
 			add(p+".id", "duplicate line id %q", l.ID)
@@ -160,7 +159,7 @@ func (o *Order) Validate(mapped func(productType string) bool) error {
 			add(p+".product_type", "is required")
 			continue
 		}
-		if !productTypePattern.MatchString(l.ProductType) {
+		if !idPattern.MatchString(l.ProductType) {
 			add(p+".product_type", "must be 1-%d letters, digits or _.-, starting with a letter or digit", MaxProductTypeLength)
 			continue
 		}

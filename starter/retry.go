@@ -68,12 +68,6 @@ func (s *Starter) update(ctx context.Context, workflowID, what, name string, arg
 		WaitForStage: client.WorkflowUpdateStageAccepted,
 	})
 	if err != nil {
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			// The late-refunds workflow closed since the caller looked (one
-			// execution per order, ever): ErrClosed sends it to look again.
-			return wrap(ErrClosed, what, err)
-		}
 		return classifyRejection(err, what)
 	}
 	return s.awaitUpdate(ctx, h, what, result)
