@@ -35,10 +35,6 @@ func (s *server) bulkRetry(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	if _, err := starter.BulkRetryQuery(req); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
 	// Longer than other requests: it paces its retries.
 	if err := http.NewResponseController(w).SetWriteDeadline(time.Now().Add(BulkRetryTimeout + 30*time.Second)); err != nil {
 		s.log.Warn("bulk retry: cannot extend the write deadline", zap.Error(err))

@@ -57,8 +57,10 @@ type BulkRetryResult struct {
 	// Truncated is set when more than MaxBulkRetryOrders matched: run the
 	// retry again for the rest.
 	Truncated bool `json:"truncated,omitempty"`
-	// Interrupted is set when the caller went away before every matched
-	// order was retried; Matched-Retried-Failed were not.
+	// Interrupted is set when the run's deadline (or the caller leaving)
+	// ended it before every matched order was tried: Matched-Retried-Failed
+	// were not tried, save perhaps the one in flight at that moment, whose
+	// retry the server may have accepted.
 	Interrupted bool `json:"interrupted,omitempty"`
 }
 
@@ -195,8 +197,10 @@ func (s *Starter) listNumbers(ctx context.Context, q string) ([]string, bool, er
 			return nil, false, classify(err, "list orders to retry")
 		}
 		for _, ex := range resp.GetExecutions() {
-			number, _, _ := strings.Cut(strings.TrimPrefix(ex.GetExecution().GetWorkflowId(), contract.OrderWorkflowID("")), "~")
-			if number == "" || seen[number] {
+			// The order's workflow, or its late-refunds workflow ("~late-refunds").
+			id, ok := contract.OrderNumberOf(ex.GetExecution().GetWorkflowId())
+			number, _, _ := strings.Cut(id, "~")
+			if !ok || number == "" || seen[number] {
 				continue
 			}
 			if len(numbers) == MaxBulkRetryOrders {

@@ -126,7 +126,7 @@ func TestReceiverNeedsStoresOrExplicitAnyStore(t *testing.T) {
 	require.ErrorContains(t, err, woocommerce.EnvAllowAnyStore)
 	env[woocommerce.EnvAllowAnyStore] = "yes"
 	_, _, err = woocommerce.ConfigFromEnv(getenv)
-	require.Error(t, err)
+	require.ErrorContains(t, err, "must be true or false")
 	env[woocommerce.EnvAllowAnyStore] = "true"
 	cfg, on, err := woocommerce.ConfigFromEnv(getenv)
 	require.NoError(t, err)
