@@ -7,6 +7,8 @@ package worker
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -113,10 +115,17 @@ func Register(r interface {
 // search attributes: it learns of them on its next namespace cache refresh,
 // and until then starting an order that sets them fails.
 func awaitSearchAttributes(ctx context.Context, c client.Client, namespace string) error {
-	query := fmt.Sprintf(`%s = "probe" AND %s = "probe" AND %s = "probe" AND %s = 0 AND %s = "probe" AND %s = "probe"`,
-		contract.SearchAttrOrderNumber, contract.SearchAttrOrderStatus, contract.SearchAttrCourseIDs, contract.SearchAttrFailedLines,
-		contract.SearchAttrFailedCourseIDs, contract.SearchAttrErrorTypes) +
-		fmt.Sprintf(` AND %s = "probe" AND %s = 0`, contract.SearchAttrReconcileStatus, contract.SearchAttrDriftCount)
+	// One clause per attribute, every one SearchAttributes lists.
+	var clauses []string
+	for name, typ := range SearchAttributes() {
+		value := `"probe"`
+		if typ == enumspb.INDEXED_VALUE_TYPE_INT {
+			value = "0"
+		}
+		clauses = append(clauses, name+" = "+value)
+	}
+	slices.Sort(clauses)
+	query := strings.Join(clauses, " AND ")
 	deadline := time.Now().Add(time.Minute)
 	for {
 		_, err := c.WorkflowService().CountWorkflowExecutions(ctx, &workflowservice.CountWorkflowExecutionsRequest{Namespace: namespace, Query: query})
