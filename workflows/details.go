@@ -136,8 +136,8 @@ func (w *orderRun) currentDetails() string {
 		if !settled(l.State) {
 			open++
 		}
-		if l.State.NeedsOperator() && !(w.late && l.State == contract.LineFailed) && l.RefundID == "" ||
-			l.State == contract.LineRevokeFailed {
+		// A failed line being refunded needs no one: its refund decides it.
+		if w.lineNeedsOperator(l) && (l.RefundID == "" || l.State == contract.LineRevokeFailed) {
 			needs++
 		}
 	}

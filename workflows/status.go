@@ -11,11 +11,12 @@ import (
 )
 
 // needsOperator reports whether a line waits for an operator.
-func (w *orderRun) needsOperator() bool {
-	return slices.ContainsFunc(w.lines, func(l contract.LineStatus) bool {
-		// After close only a revoke can be retried.
-		return l.State.NeedsOperator() && !(w.late && l.State == contract.LineFailed)
-	})
+func (w *orderRun) needsOperator() bool { return slices.ContainsFunc(w.lines, w.lineNeedsOperator) }
+
+// lineNeedsOperator reports whether line l waits for an operator: failed,
+// or its revoke failed. After close only a revoke can be retried.
+func (w *orderRun) lineNeedsOperator(l contract.LineStatus) bool {
+	return l.State.NeedsOperator() && !(w.late && l.State == contract.LineFailed)
 }
 
 // allRefunded reports whether every line is covered by a refund.
@@ -113,7 +114,7 @@ func failureKey(courses, types []string) string {
 // retried.
 func (w *orderRun) failureAttrs() (courses, types []string) {
 	for _, l := range w.lines {
-		needs := l.State.NeedsOperator() && !(w.late && l.State == contract.LineFailed)
+		needs := w.lineNeedsOperator(l)
 		if needs {
 			c := l.CourseID
 			if c == "" {
