@@ -82,7 +82,8 @@ func NewWorker(reg prometheus.Registerer) (*Worker, error) {
 		linesFulfilled: prometheus.NewCounterVec(prometheus.CounterOpts{Name: LinesFulfilled,
 			Help: "Order lines fulfilled, by product type."}, []string{"product_type"}),
 		linesFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: LinesFailed,
-			Help: "Order lines that failed for good and wait for an operator, by product type and error_type."},
+			Help: "Order lines whose observation or fulfill failed permanently (they wait for an operator), by product type and " +
+				"error_type. Lines the workflow gives up on at the retry horizon are not counted here (the FailedLines search attribute is)."},
 			[]string{"product_type", "error_type"}),
 		lineRetries: prometheus.NewCounterVec(prometheus.CounterOpts{Name: LineRetries,
 			Help: "Line attempts (observe, fulfill, revoke) that failed transiently and will be retried, by action and error_type."},
@@ -148,21 +149,18 @@ func (m *Worker) LineDone(action, productType string) {
 }
 
 // LineFailed records a line activity that failed: retryable failures count
-// as failed attempts; a permanent failure of a fulfill is a failed line, of
-// a revoke a failed revoke.
+// as failed attempts; a permanent failure of an observation or a fulfill is
+// a failed line, of a revoke a failed revoke.
 func (m *Worker) LineFailed(action, productType, errorType string, retryable bool) {
 	if retryable {
 		m.lineRetries.WithLabelValues(action, errorType).Inc()
 		return
 	}
-	switch action {
-	case actionFulfill:
-		m.linesFailed.WithLabelValues(productType, errorType).Inc()
-	case actionRevoke:
+	if action == actionRevoke {
 		m.revokes.WithLabelValues("failed", errorType).Inc()
-	default:
-		m.lineRetries.WithLabelValues(action, errorType).Inc()
+		return
 	}
+	m.linesFailed.WithLabelValues(productType, errorType).Inc()
 }
 
 // API holds the API process's business metrics.

@@ -73,12 +73,15 @@ func TestLineOutcomes(t *testing.T) {
 	m.LineFailed("fulfill", "seat", "CourseNotFound", false)
 	m.LineFailed("fulfill", "seat", "LMSUnavailable", true)
 	m.LineFailed("revoke", "upgrade", "UserNotFound", false)
+	m.LineFailed("observe", "upgrade", "UserNotFound", false) // the line fails at its observation
 	require.Equal(t, 1.0, value(t, reg, LinesFulfilled, "product_type=seat"))
 	require.Equal(t, 1.0, value(t, reg, LinesFailed, "error_type=CourseNotFound,product_type=seat"))
 	require.Equal(t, 0.0, value(t, reg, LinesFailed, "error_type=LMSUnavailable,product_type=seat"), "a transient failure is no failed line")
 	require.Equal(t, 1.0, value(t, reg, LineRetries, "action=fulfill,error_type=LMSUnavailable"))
 	require.Equal(t, 1.0, value(t, reg, Revokes, "error_type=,result=revoked"))
 	require.Equal(t, 1.0, value(t, reg, Revokes, "error_type=UserNotFound,result=failed"))
+	require.Equal(t, 1.0, value(t, reg, LinesFailed, "error_type=UserNotFound,product_type=upgrade"))
+	require.Equal(t, 0.0, value(t, reg, LineRetries, "action=observe,error_type=UserNotFound"), "a permanent failure is no retry")
 
 	api, err := NewAPI(reg)
 	require.NoError(t, err)
