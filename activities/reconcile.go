@@ -13,7 +13,6 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/coursefulfill/fulfillment/contract"
-	"github.com/coursefulfill/fulfillment/lms"
 	"github.com/coursefulfill/fulfillment/modules"
 	"github.com/coursefulfill/fulfillment/order"
 	"github.com/coursefulfill/fulfillment/starter"
@@ -136,7 +135,7 @@ func (r *Reconciler) observe(ctx context.Context, o order.Order, rl *contract.Re
 	g := res.Grant
 	f := &contract.LMSState{Exists: g[modules.PriorExists] == "true", Active: g[modules.PriorActive] == "true", Mode: g[modules.PriorMode]}
 	if f.Active {
-		f.Satisfies = f.Mode == rl.Line.Mode || rl.Line.ProductType == order.ProductSeat && lms.ModeSatisfies(f.Mode, rl.Line.Mode)
+		f.Satisfies = modules.ModeGives(rl.Line.ProductType, f.Mode, rl.Line.Mode)
 	}
 	if v := g[modules.PriorEntitlements]; v != "" {
 		f.ActiveEntitlements = strings.Split(v, ",")

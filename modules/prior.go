@@ -8,6 +8,7 @@ import (
 
 	"github.com/coursefulfill/fulfillment/contract"
 	"github.com/coursefulfill/fulfillment/lms"
+	"github.com/coursefulfill/fulfillment/order"
 )
 
 // Keys of an observation (Request.Prior): the learner's state, read by a
@@ -108,6 +109,17 @@ func enrollmentAction(p map[string]string, mode string, satisfies func(have, wan
 
 // sameMode is the upgrade's notion of "already there": exactly that mode.
 func sameMode(have, want string) bool { return have == want }
+
+// ModeGives reports whether an active enrollment in mode have already gives
+// what a line of productType asks for in mode want, by that module's rule:
+// for a seat lms.ModeSatisfies (a paid mode gives a free seat), for the
+// others exactly that mode.
+func ModeGives(productType, have, want string) bool {
+	if productType == order.ProductSeat {
+		return lms.ModeSatisfies(have, want)
+	}
+	return sameMode(have, want)
+}
 
 // withPrior returns the grant g extended with the enrollment prior keys of p.
 func withPrior(g, p map[string]string) map[string]string {
